@@ -1,0 +1,87 @@
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { configSchema, type Config } from './schema.js';
+
+/** The checkout (or installed package) root: config/ and tools/ live here whatever the cwd. */
+export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+type Tree = Record<string, unknown>;
+
+function isTree(v: unknown): v is Tree {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function deepMerge(base: Tree, over: Tree): Tree {
+  const out: Tree = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isTree(v) && isTree(out[k]) ? deepMerge(out[k] as Tree, v) : v;
+  }
+  return out;
+}
+
+/** Environment variables a user may set, and the config path each one overrides. */
+export const envOverrides: Record<string, { path: string[]; parse?: (v: string) => unknown }> = {
+  DANCELIFT_DATA_DIR: { path: ['dataDir'] },
+  DANCELIFT_UPSCALER: { path: ['upscale', 'engine'] },
+  DANCELIFT_SCALE: { path: ['upscale', 'scale'], parse: Number },
+  DANCELIFT_REALESRGAN: { path: ['upscale', 'realesrgan', 'binary'] },
+  DANCELIFT_REALESRGAN_TILE: { path: ['upscale', 'realesrgan', 'tile'], parse: Number },
+  DANCELIFT_MATTING: { path: ['matte', 'engine'] },
+  DANCELIFT_RVM_MODEL: { path: ['matte', 'rvm', 'model'] },
+  DANCELIFT_ORT_PROVIDERS: { path: ['matte', 'rvm', 'providers'], parse: (v) => v.split(',').map((s) => s.trim()) },
+  DANCELIFT_MATTE_COMMAND: { path: ['matte', 'command', 'template'] },
+  DANCELIFT_MAX_SHORT_SIDE: { path: ['pipeline', 'maxInputShortSide'], parse: Number },
+  DANCELIFT_MAX_DURATION_S: { path: ['pipeline', 'maxDurationS'], parse: Number },
+  DANCELIFT_CHUNK_FRAMES: { path: ['pipeline', 'chunkFrames'], parse: Number },
+  DANCELIFT_TEMP_DIR: { path: ['pipeline', 'tempDir'] },
+  DANCELIFT_ENCODER: { path: ['encode', 'codec'] },
+  DANCELIFT_BACKGROUNDS_DIR: { path: ['backgrounds', 'dir'] },
+};
+
+export function applyEnv(tree: Tree, env: NodeJS.ProcessEnv): Tree {
+  let out = tree;
+  for (const [name, { path: keys, parse }] of Object.entries(envOverrides)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let patch: unknown = parse ? parse(raw) : raw;
+    for (const k of [...keys].reverse()) patch = { [k]: patch };
+    out = deepMerge(out, patch as Tree);
+  }
+  return out;
+}
+
+function readYaml(file: string): Tree {
+  const parsed: unknown = YAML.parse(readFileSync(file, 'utf8'));
+  if (parsed === null || parsed === undefined) return {};
+  if (!isTree(parsed)) throw new Error(`${file}: expected a mapping at the top level`);
+  return parsed;
+}
+
+export interface LoadOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Extra YAML file, e.g. from --config or DANCELIFT_CONFIG. */
+  file?: string;
+  root?: string;
+}
+
+/** default.yaml ← local.yaml ← --config file ← env; validated once, paths made absolute. */
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const env = opts.env ?? process.env;
+  const root = opts.root ?? packageRoot;
+  let tree = readYaml(path.join(root, 'config', 'default.yaml'));
+  const local = path.join(root, 'config', 'local.yaml');
+  if (existsSync(local)) tree = deepMerge(tree, readYaml(local));
+  const extra = opts.file ?? env.DANCELIFT_CONFIG;
+  if (extra) tree = deepMerge(tree, readYaml(extra));
+  tree = applyEnv(tree, env);
+  const result = configSchema.safeParse(tree);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  config.dataDir = path.resolve(root, config.dataDir);
+  return config;
+}
