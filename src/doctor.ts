@@ -1,0 +1,321 @@
+/**
+ * `dancelift doctor`: what this machine has, what the configured engines need, and the command
+ * that fixes each gap. Everything is tried for real (programs run, providers create a session),
+ * because "installed" and "works here" differ most on GPU machines.
+ */
+import { createRequire } from 'node:module';
+import { statSync } from 'node:fs';
+import { execa } from 'execa';
+import { z } from 'zod';
+import type { Config } from './config/schema.js';
+import { packageRoot } from './config/load.js';
+import {
+  findExecutable,
+  installHint,
+  locateFfmpeg,
+  locateFfprobe,
+  locateRealesrgan,
+  locateRvmModel,
+  pickVulkanDevice,
+  realesrganFileName,
+  RVM_MODEL_FILE,
+  vulkanDeviceList,
+  type Attempt,
+  type Located,
+  type Found,
+} from './pipeline/tools.js';
+
+export interface Check {
+  name: string;
+  ok: boolean;
+  /** Needed by the engines the config selects; a failing required check makes doctor fail. */
+  required: boolean;
+  detail: string;
+  /** The command (or setting) that fixes a failing check. */
+  fix?: string;
+}
+
+export interface DoctorResult {
+  checks: Check[];
+  ok: boolean;
+}
+
+export interface DoctorOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Checkout root holding tools/ (tests point it elsewhere). */
+  root?: string;
+}
+
+const PROBED_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
+
+function firstLine(s: string): string {
+  return s.split('\n').map((l) => l.trim()).find(Boolean) ?? '';
+}
+
+/** onnxruntime's messages start with a source path and an assertion; the reason is at the end. */
+export function shortError(message: string): string {
+  const line = firstLine(message);
+  const reason = /(Failed to [^\n]*)$/.exec(line)?.[1] ?? line.replace(/^\S*onnxruntime\S*:\d+\s+/, '');
+  return reason.length > 160 ? `${reason.slice(0, 157)}...` : reason;
+}
+
+function triedText(tried: Attempt[]): string {
+  return tried.map((t) => `${t.source} ${t.path}: ${t.problem}`).join('; ');
+}
+
+async function ffCheck(name: 'ffmpeg' | 'ffprobe', located: Located<Found>, envVar: string, env: NodeJS.ProcessEnv): Promise<Check> {
+  const fix = located.tried[0]?.source === envVar ? `correct ${envVar} or unset it (then: ${installHint('ffmpeg')})` : installHint('ffmpeg');
+  if (!located.found) return { name, ok: false, required: true, detail: `not found (${triedText(located.tried)})`, fix };
+  const r = await execa(located.found.path, ['-hide_banner', '-version'], { env, reject: false, timeout: 15_000 });
+  const version = firstLine(r.stdout).replace(/\s+Copyright.*$/, '');
+  if (r.exitCode !== 0 || !version) {
+    return { name, ok: false, required: true, detail: `${located.found.path} does not run: ${shortError(r.stderr || String(r.exitCode))}`, fix };
+  }
+  return { name, ok: true, required: true, detail: `${version} (${located.found.source === 'PATH' ? 'on PATH' : located.found.source})` };
+}
+
+function realesrganCheck(config: Config, env: NodeJS.ProcessEnv, root: string): Check {
+  const required = config.upscale.engine === 'realesrgan';
+  const name = 'realesrgan-ncnn-vulkan';
+  const loc = locateRealesrgan(config, env, root);
+  if (loc.found) {
+    const model = `${config.upscale.realesrgan.model}-x${Math.max(2, config.upscale.scale)}`;
+    return { name, ok: true, required, detail: `${loc.found.binary} (${loc.found.source}); model ${model} in ${loc.found.modelsDir}` };
+  }
+  const fix = config.upscale.realesrgan.binary
+    ? `correct upscale.realesrgan.binary / DANCELIFT_REALESRGAN=/path/to/${realesrganFileName()}, or clear it and run: npm run setup`
+    : 'npm run setup';
+  return { name, ok: false, required, detail: `not found (${triedText(loc.tried)})`, fix };
+}
+
+async function vulkanCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Check> {
+  const name = 'Vulkan device';
+  const usesVulkan = config.upscale.engine === 'realesrgan';
+  if (!findExecutable('vulkaninfo', env)) {
+    return { name, ok: false, required: false, detail: 'vulkaninfo is not installed: cannot list devices', fix: installHint('vulkan-tools') };
+  }
+  const devices = await vulkanDeviceList(env);
+  const gpu = config.upscale.realesrgan.gpu;
+  if (devices.length === 0) {
+    return {
+      name,
+      ok: false,
+      required: usesVulkan,
+      detail: 'no Vulkan device (no driver installed?)',
+      fix: `install the GPU's Vulkan driver, or for the slow CPU driver: ${installHint('mesa-vulkan-drivers libvulkan1')}`,
+    };
+  }
+  const picked = pickVulkanDevice(devices, gpu);
+  const all = devices.map((d) => `${d.index}: ${d.name}`).join(', ');
+  if (!picked) {
+    return { name, ok: false, required: usesVulkan, detail: `upscale.realesrgan.gpu=${gpu} is not among ${all}`, fix: `set upscale.realesrgan.gpu to one of ${devices.map((d) => d.index).join(', ')} (or empty)` };
+  }
+  const cpuNote = picked.type.includes('CPU') ? ' — a CPU driver: works, but far too slow for real videos' : '';
+  const others = devices.length > 1 ? ` (of ${all})` : '';
+  return { name, ok: true, required: usesVulkan, detail: `${picked.index}: ${picked.name}${cpuNote}${others}` };
+}
+
+// ---- onnxruntime, probed in child processes: a provider whose native library aborts must not take doctor down with it.
+
+function varint(n: number): number[] {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return out;
+}
+const pbInt = (field: number, v: number) => Buffer.from([...varint(field << 3), ...varint(v)]);
+const pbBytes = (field: number, payload: Buffer | string) => {
+  const b = typeof payload === 'string' ? Buffer.from(payload) : payload;
+  return Buffer.concat([Buffer.from([...varint((field << 3) | 2), ...varint(b.length)]), b]);
+};
+
+/** An ONNX model computing y = Relu(x + x) on a float[1,4], written as protobuf by hand (no model file needed). */
+export function tinyOnnxModel(): Buffer {
+  const dim = (v: number) => pbBytes(1, pbInt(1, v));
+  // ValueInfo { name, type: TypeProto { tensor_type { elem_type: FLOAT, shape [1, 4] } } }
+  const valueInfo = (name: string) =>
+    Buffer.concat([pbBytes(1, name), pbBytes(2, pbBytes(1, Buffer.concat([pbInt(1, 1), pbBytes(2, Buffer.concat([dim(1), dim(4)]))])))]);
+  const node = (inputs: string[], output: string, op: string) =>
+    Buffer.concat([...inputs.map((i) => pbBytes(1, i)), pbBytes(2, output), pbBytes(3, `${op}_0`), pbBytes(4, op)]);
+  const graph = Buffer.concat([
+    pbBytes(1, node(['x', 'x'], 's', 'Add')),
+    pbBytes(1, node(['s'], 'y', 'Relu')),
+    pbBytes(2, 'doctor'),
+    pbBytes(11, valueInfo('x')),
+    pbBytes(12, valueInfo('y')),
+  ]);
+  return Buffer.concat([pbInt(1, 8), pbBytes(2, 'dancelift-doctor'), pbBytes(7, graph), pbBytes(8, pbInt(2, 13))]);
+}
+
+// CommonJS so that `require` can take the resolved package path; argv[1] is a JSON job.
+const PROBE_SRC = `
+const job = JSON.parse(process.argv[1]);
+const say = (o) => process.stdout.write('\\n@@probe@@' + JSON.stringify(o) + '\\n');
+(async () => {
+  let ort;
+  try { ort = require(job.ort); } catch (e) { return say({ ok: false, error: 'cannot load onnxruntime-node: ' + (e && e.message || e) }); }
+  const t0 = Date.now();
+  try {
+    if (job.provider) {
+      const s = await ort.InferenceSession.create(Buffer.from(job.tiny, 'base64'), { executionProviders: [job.provider], logSeverityLevel: 4 });
+      const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, -2, 3, -4]), [1, 4]) });
+      const y = Array.from(r.y.data);
+      await s.release();
+      if (y.join() !== '2,0,6,0') return say({ ok: false, error: 'wrong result ' + y.join(), ms: Date.now() - t0 });
+      return say({ ok: true, ms: Date.now() - t0 });
+    }
+    const s = await ort.InferenceSession.create(job.model, { executionProviders: ['cpu'], logSeverityLevel: 4 });
+    say({ ok: true, ms: Date.now() - t0, inputs: s.inputNames, outputs: s.outputNames });
+    await s.release();
+  } catch (e) { say({ ok: false, error: String(e && e.message || e), ms: Date.now() - t0 }); }
+})();
+`;
+
+const probeResult = z.object({
+  ok: z.boolean(),
+  error: z.string().optional(),
+  ms: z.number().optional(),
+  inputs: z.array(z.string()).optional(),
+  outputs: z.array(z.string()).optional(),
+});
+type ProbeResult = z.infer<typeof probeResult>;
+
+function ortEntry(): string | null {
+  try {
+    return createRequire(import.meta.url).resolve('onnxruntime-node');
+  } catch {
+    return null;
+  }
+}
+
+async function runProbe(job: { ort: string; provider?: string; tiny?: string; model?: string }, env: NodeJS.ProcessEnv): Promise<ProbeResult> {
+  const r = await execa(process.execPath, ['-e', PROBE_SRC, JSON.stringify(job)], { env, reject: false, timeout: 90_000 });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('@@probe@@'));
+  if (!line) {
+    const how = r.timedOut ? 'timed out' : r.signal ? `crashed (${r.signal})` : `exited ${r.exitCode}`;
+    return { ok: false, error: `probe ${how}: ${shortError(r.stderr)}` };
+  }
+  return probeResult.parse(JSON.parse(line.slice('@@probe@@'.length)));
+}
+
+const providerFix: Record<string, string> = {
+  cuda: 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci   (needs internet, an NVIDIA driver, CUDA 12 and cuDNN 9)',
+  webgpu: 'needs a GPU driver with Vulkan (Linux), D3D12 (Windows) or Metal (macOS); Dawn refuses CPU drivers',
+  cpu: 'npm ci   (reinstalls onnxruntime-node)',
+};
+
+const RVM_INPUTS = ['src', 'r1i', 'r2i', 'r3i', 'r4i', 'downsample_ratio'];
+
+async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string): Promise<Check[]> {
+  const rvmRequired = config.matte.engine === 'rvm';
+  const ort = ortEntry();
+  const loc = locateRvmModel(config, root);
+  const modelFix = config.matte.rvm.model
+    ? `correct matte.rvm.model / DANCELIFT_RVM_MODEL=/path/to/${RVM_MODEL_FILE}, or clear it and run: npm run setup`
+    : `npm run setup   (or DANCELIFT_RVM_MODEL=/path/to/${RVM_MODEL_FILE})`;
+
+  if (!ort) {
+    const checks: Check[] = [{ name: 'onnxruntime', ok: false, required: rvmRequired, detail: 'onnxruntime-node is not installed', fix: 'npm ci' }];
+    checks.push(
+      loc.found
+        ? { name: 'RVM model', ok: false, required: rvmRequired, detail: `${loc.found.path} (${loc.found.source}), not loadable without onnxruntime`, fix: 'npm ci' }
+        : { name: 'RVM model', ok: false, required: rvmRequired, detail: `not found (${triedText(loc.tried)})`, fix: modelFix },
+    );
+    return checks;
+  }
+
+  const providers = [...new Set<string>([...PROBED_PROVIDERS, ...config.matte.rvm.providers])];
+  const tiny = tinyOnnxModel().toString('base64');
+  const [modelProbe, ...probes] = await Promise.all([
+    loc.found ? runProbe({ ort, model: loc.found.path }, env) : Promise.resolve(null),
+    ...providers.map((p) => runProbe({ ort, provider: p, tiny }, env)),
+  ]);
+
+  const checks: Check[] = [];
+  if (!loc.found) {
+    checks.push({ name: 'RVM model', ok: false, required: rvmRequired, detail: `not found (${triedText(loc.tried)})`, fix: modelFix });
+  } else if (!modelProbe?.ok) {
+    checks.push({ name: 'RVM model', ok: false, required: rvmRequired, detail: `${loc.found.path} (${loc.found.source}) does not load: ${shortError(modelProbe?.error ?? '')}`, fix: modelFix });
+  } else {
+    const missing = RVM_INPUTS.filter((i) => !modelProbe.inputs?.includes(i));
+    const mb = (statSync(loc.found.path).size / 1e6).toFixed(1);
+    checks.push(
+      missing.length === 0
+        ? { name: 'RVM model', ok: true, required: rvmRequired, detail: `${loc.found.path} (${loc.found.source}, ${mb} MB, loads on cpu)` }
+        : { name: 'RVM model', ok: false, required: rvmRequired, detail: `${loc.found.path} is not an RVM model: no input ${missing.join(', ')}`, fix: modelFix },
+    );
+  }
+
+  providers.forEach((p, i) => {
+    const r = probes[i];
+    checks.push(
+      r.ok
+        ? { name: `onnxruntime ${p}`, ok: true, required: false, detail: `works (${r.ms ?? '?'} ms to create and run a session)` }
+        : { name: `onnxruntime ${p}`, ok: false, required: false, detail: `not usable here: ${shortError(r.error ?? '')}`, fix: providerFix[p] },
+    );
+  });
+
+  // What the matte stage will really use: the first configured provider that works.
+  const order = config.matte.rvm.providers;
+  const chosen = order.find((p) => probes[providers.indexOf(p)]?.ok);
+  const cpuWorks = probes[providers.indexOf('cpu')]?.ok ?? false;
+  checks.push(
+    chosen
+      ? { name: 'matting provider', ok: true, required: rvmRequired, detail: `RVM will run on onnxruntime ${chosen} (order: ${order.join(' → ')})` }
+      : {
+          name: 'matting provider',
+          ok: false,
+          required: rvmRequired,
+          detail: `none of ${order.join(', ')} works here`,
+          fix: cpuWorks ? 'add cpu to matte.rvm.providers (DANCELIFT_ORT_PROVIDERS=cuda,webgpu,cpu)' : 'npm ci',
+        },
+  );
+  return checks;
+}
+
+async function redisCheck(env: NodeJS.ProcessEnv): Promise<Check> {
+  const name = 'redis-server';
+  const bin = findExecutable('redis-server', env);
+  if (!bin) return { name, ok: false, required: false, detail: 'not installed (needed by the job queue and the bots)', fix: installHint('redis-server') };
+  const r = await execa(bin, ['--version'], { reject: false, timeout: 10_000 });
+  const version = /v=(\S+)/.exec(r.stdout)?.[1];
+  return version
+    ? { name, ok: true, required: false, detail: `${version} (${bin})` }
+    : { name, ok: false, required: false, detail: `${bin} does not run: ${shortError(r.stderr)}`, fix: installHint('redis-server') };
+}
+
+export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<DoctorResult> {
+  const env = opts.env ?? process.env;
+  const root = opts.root ?? packageRoot;
+  const [ffmpeg, ffprobe, vulkan, onnx, redis] = await Promise.all([
+    ffCheck('ffmpeg', locateFfmpeg(env), 'FFMPEG_PATH', env),
+    ffCheck('ffprobe', locateFfprobe(env), 'FFPROBE_PATH', env),
+    vulkanCheck(config, env),
+    onnxChecks(config, env, root),
+    redisCheck(env),
+  ]);
+  const checks = [ffmpeg, ffprobe, realesrganCheck(config, env, root), vulkan, ...onnx, redis];
+  return { checks, ok: checks.every((c) => c.ok || !c.required) };
+}
+
+/** Pure: an aligned table, one check per line, fixes underneath the failures. */
+export function formatDoctor(result: DoctorResult): string {
+  const width = Math.max(...result.checks.map((c) => c.name.length));
+  const lines: string[] = [];
+  for (const c of result.checks) {
+    const tag = !c.ok && !c.required ? ' (optional)' : '';
+    lines.push(`${c.ok ? '✔' : '✘'} ${c.name.padEnd(width)}  ${c.detail}${tag}`);
+    if (!c.ok && c.fix) lines.push(`  ${' '.repeat(width)}  fix: ${c.fix}`);
+  }
+  const failed = result.checks.filter((c) => !c.ok && c.required);
+  lines.push('');
+  lines.push(
+    failed.length === 0
+      ? 'All required tools and models are in place.'
+      : `${failed.length} required check${failed.length > 1 ? 's' : ''} failed: ${failed.map((c) => c.name).join(', ')}`,
+  );
+  return lines.join('\n');
+}

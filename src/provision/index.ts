@@ -1,0 +1,38 @@
+/**
+ * One idempotent provisioning step for everything dancelift fetches itself: the upscaler with its
+ * models, and the RVM model. Already-present tools are left alone and nothing touches the network
+ * then, so setup can run offline once it has run online.
+ */
+import type { Config } from '../config/schema.js';
+import { provisionRealesrgan } from './realesrgan.js';
+import { provisionRvm } from './rvm.js';
+import type { ProvisionContext, StepResult } from './types.js';
+
+export type { NpmPack, ProvisionContext, StepResult, StepStatus } from './types.js';
+export { downloadVerified, DownloadError, sha256File } from './download.js';
+export { npmPackWithNpm } from './realesrgan.js';
+
+export interface ProvisionReport {
+  steps: StepResult[];
+  /** False when a step the configured engines need has failed. */
+  ok: boolean;
+}
+
+export async function provision(config: Config, ctx: ProvisionContext): Promise<ProvisionReport> {
+  // One after the other: the log reads in order, and both steps are quick when nothing is missing.
+  const steps = [await provisionRealesrgan(config, ctx), await provisionRvm(config, ctx)];
+  return { steps, ok: steps.every((s) => s.status !== 'failed' || !s.required) };
+}
+
+/** Pure: one line per step, fixes indented below failures. */
+export function formatProvision(report: ProvisionReport): string {
+  const width = Math.max(...report.steps.map((s) => s.name.length));
+  const lines: string[] = [];
+  for (const s of report.steps) {
+    const mark = s.status === 'failed' ? '✘' : '✔';
+    const optional = s.status === 'failed' && !s.required ? ' (not needed by the configured engines)' : '';
+    lines.push(`${mark} ${s.name.padEnd(width)}  ${s.status.padEnd(9)} ${s.detail}${optional}`);
+    if (s.fix && s.status === 'failed') lines.push(`  ${' '.repeat(width)}  fix: ${s.fix}`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,21 @@
+/**
+ * `node dist/provision/main.js`: what scripts/setup runs (the CLI may not be built yet then).
+ * Exit 1 when something the configured engines need could not be provided.
+ */
+import { loadConfig } from '../config/load.js';
+import { formatProvision, provision } from './index.js';
+
+async function main(): Promise<number> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    console.error(`provision: ${err instanceof Error ? err.message : String(err)}`);
+    return 2;
+  }
+  const report = await provision(config, { log: (msg) => console.log(`  … ${msg}`) });
+  console.log(formatProvision(report));
+  return report.ok ? 0 : 1;
+}
+
+process.exitCode = await main();
