@@ -1,0 +1,345 @@
+/**
+ * Matting with Robust Video Matting (RVM) in onnxruntime-node.
+ *
+ * RVM is recurrent: four hidden states (r1..r4) go from each frame to the next, which is what
+ * keeps hair and edges steady. The engine keeps them between chunks, so a video matted in chunks
+ * gives exactly the alpha of the same video matted in one piece. Frames go through one at a time
+ * (batch 1): the states of frame k are an input of frame k+1.
+ *
+ * Execution providers are tried in the configured order (e.g. cuda → webgpu → cpu), each alone;
+ * the first one that loads the model AND runs a tiny inference wins, and info() says which one it
+ * is and why the ones before it were passed over.
+ *
+ * Note: onnxruntime-node's `session.run` does its work synchronously on the calling thread (it is
+ * only wrapped in a setImmediate). Between frames the event loop runs again, so timers and I/O get
+ * a turn every frame (tens to hundreds of ms on a CPU), but not during one.
+ */
+import { existsSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import ort from 'onnxruntime-node';
+import { PipelineError } from '../errors.js';
+import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
+import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
+import { providerPrecheck } from './ort-providers.js';
+
+export interface RvmMatteOptions {
+  modelPath: string;
+  /** Execution providers to try in order, e.g. ['cuda', 'webgpu', 'cpu']. */
+  providers: string[];
+  /** 'auto': chosen from the frame size by chooseDownsampleRatio; a number in (0, 1] overrides. */
+  downsampleRatio: 'auto' | number;
+  /** CPU provider threads; default os.availableParallelism(). */
+  threads?: number;
+  log?: (msg: string) => void;
+}
+
+const STATE_INPUTS = ['r1i', 'r2i', 'r3i', 'r4i'] as const;
+const STATE_OUTPUTS = ['r1o', 'r2o', 'r3o', 'r4o'] as const;
+const REQUIRED_INPUTS = ['src', ...STATE_INPUTS, 'downsample_ratio'];
+const REQUIRED_OUTPUTS = ['fgr', 'pha', ...STATE_OUTPUTS];
+
+/**
+ * The downsample ratio that brings the frame's long side to about 512 px (RVM works internally at
+ * floor(H·r) x floor(W·r) and recommends about 256–512 px there): min(1, 512 / longSide), rounded
+ * to 2 decimals, never below 256 / longSide. 1280x720 → 0.4, 1920x1080 → 0.27, 3840x2160 → 0.13,
+ * anything up to 512 px → 1.
+ */
+export function chooseDownsampleRatio(width: number, height: number): number {
+  const long = Math.max(width, height);
+  if (!Number.isFinite(long) || long <= 0) throw new RangeError(`chooseDownsampleRatio: bad frame size ${width}x${height}`);
+  if (long <= 512) return 1;
+  let r = Math.round((512 / long) * 100) / 100;
+  // Rounding to 2 decimals must not take a huge frame below the 256 px floor (nor to 0).
+  if (r * long < 256) r = Math.ceil((256 / long) * 100) / 100;
+  return Math.min(1, r);
+}
+
+/** One line, without onnxruntime's source-file prefixes, short enough for a stats table. */
+function shortReason(provider: string, err: unknown): string {
+  let msg = (err instanceof Error ? err.message : String(err)).trim();
+  msg = msg.split('\n')[0] ?? msg;
+  // "/onnxruntime_src/.../webgpu_context.cc:136 onnxruntime::...<lambda()> x == y was false. Failed to get a WebGPU adapter: ..."
+  const afterCheck = /\bwas false\.\s*(.+)$/.exec(msg);
+  if (afterCheck) msg = afterCheck[1];
+  // "[ONNXRuntimeError] : 1 : FAIL : actual message"
+  const ortStatus = /\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*(.+)$/.exec(msg);
+  if (ortStatus) msg = ortStatus[1];
+  msg = msg.replace(/^\/\S+:\d+\s+/, '');
+  if (provider === 'cuda' && /shared library|libcu|providers_cuda/i.test(msg)) {
+    msg += ' (CUDA provider not installed: reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12)';
+  }
+  return msg.length > 200 ? `${msg.slice(0, 197)}...` : msg;
+}
+
+/** Errors that mean the file itself is not a usable model, whatever the provider. */
+function looksLikeBadModel(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /protobuf|ModelProto|Load model|invalid model|No graph|model format|INVALID_GRAPH|not a valid onnx|not an RVM model/i.test(msg);
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+function disposeTensor(t: ort.Tensor | undefined): void {
+  try {
+    t?.dispose();
+  } catch {
+    /* already gone */
+  }
+}
+
+interface Candidate {
+  session: ort.InferenceSession;
+  provider: string;
+  /** States kept on the device between frames (webgpu 'gpu-buffer'). */
+  statesOnDevice: boolean;
+}
+
+async function openSession(modelPath: string, provider: string, threads: number, statesOnDevice: boolean): Promise<ort.InferenceSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    logSeverityLevel: 3,
+  };
+  if (provider === 'cpu') {
+    options.intraOpNumThreads = threads;
+    options.interOpNumThreads = 1;
+  }
+  if (statesOnDevice) {
+    // fgr and pha are read on the CPU every frame; the states only feed the next frame, so they
+    // can stay in GPU memory and skip two copies per state per frame.
+    const loc: Record<string, ort.Tensor.DataLocation> = { fgr: 'cpu', pha: 'cpu' };
+    for (const name of STATE_OUTPUTS) loc[name] = 'gpu-buffer';
+    options.preferredOutputLocation = loc;
+  }
+  return ort.InferenceSession.create(modelPath, options);
+}
+
+/**
+ * Two tiny frames with the states recycled: proves the provider runs this model, including the
+ * way process() feeds states back, before we commit to it.
+ */
+async function smokeTest(session: ort.InferenceSession): Promise<void> {
+  for (const name of REQUIRED_INPUTS) {
+    if (!session.inputNames.includes(name)) throw new Error(`not an RVM model: no input '${name}' (inputs: ${session.inputNames.join(', ')})`);
+  }
+  for (const name of REQUIRED_OUTPUTS) {
+    if (!session.outputNames.includes(name)) throw new Error(`not an RVM model: no output '${name}' (outputs: ${session.outputNames.join(', ')})`);
+  }
+  const w = 64;
+  const h = 64;
+  const src = new ort.Tensor('float32', new Float32Array(3 * w * h).fill(0.5), [1, 3, h, w]);
+  const ratio = new ort.Tensor('float32', new Float32Array([0.5]), [1]);
+  const zero = new ort.Tensor('float32', new Float32Array(1), [1, 1, 1, 1]);
+  let states: ort.Tensor[] = [zero, zero, zero, zero];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const feeds: Feeds = { src, downsample_ratio: ratio };
+      STATE_INPUTS.forEach((name, k) => (feeds[name] = states[k]));
+      const out = await session.run(feeds);
+      const pha = out.pha as ort.Tensor;
+      const fgr = out.fgr as ort.Tensor;
+      if (pha.dims.join('x') !== `1x1x${h}x${w}` || fgr.dims.join('x') !== `1x3x${h}x${w}`) {
+        throw new Error(`unexpected output shapes fgr ${fgr.dims.join('x')}, pha ${pha.dims.join('x')}`);
+      }
+      const alpha = pha.data as Float32Array;
+      if (!Number.isFinite(alpha[0])) throw new Error('inference produced NaN');
+      disposeTensor(pha);
+      disposeTensor(fgr);
+      for (const t of states) if (t !== zero) disposeTensor(t);
+      states = STATE_OUTPUTS.map((name) => out[name] as ort.Tensor);
+    }
+  } finally {
+    for (const t of states) if (t !== zero) disposeTensor(t);
+  }
+}
+
+export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine> {
+  const log = opts.log ?? (() => {});
+  const modelPath = path.resolve(opts.modelPath);
+  if (!existsSync(modelPath) || !statSync(modelPath).isFile()) {
+    throw new PipelineError('MODEL_MISSING', `RVM model not found: ${modelPath} (set matte.rvm.model, or run the setup command to fetch it)`, {
+      path: modelPath,
+    });
+  }
+  if (opts.downsampleRatio !== 'auto' && !(opts.downsampleRatio > 0 && opts.downsampleRatio <= 1)) {
+    throw new RangeError(`downsampleRatio must be 'auto' or a number in (0, 1], got ${opts.downsampleRatio}`);
+  }
+  const providers = opts.providers.length > 0 ? opts.providers : ['cpu'];
+  const threads = Math.max(1, Math.floor(opts.threads ?? os.availableParallelism()));
+
+  const failures: string[] = [];
+  let badModel: unknown;
+  let chosen: Candidate | undefined;
+  for (const provider of providers) {
+    const skip = await providerPrecheck(provider);
+    if (skip) {
+      log(`rvm: ${provider} skipped: ${skip}`);
+      failures.push(`${provider} unavailable: ${skip}`);
+      continue;
+    }
+    // On webgpu, first try keeping the recurrent state on the GPU; if that path fails, plain webgpu.
+    const variants = provider === 'webgpu' ? [true, false] : [false];
+    let lastErr: unknown;
+    for (const statesOnDevice of variants) {
+      let session: ort.InferenceSession | undefined;
+      const t0 = performance.now();
+      try {
+        session = await openSession(modelPath, provider, threads, statesOnDevice);
+        await smokeTest(session);
+        chosen = { session, provider, statesOnDevice };
+        log(`rvm: using onnxruntime ${provider}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
+        break;
+      } catch (err) {
+        lastErr = err;
+        if (looksLikeBadModel(err)) badModel ??= err;
+        if (session) await session.release().catch(() => {});
+        log(`rvm: ${provider}${statesOnDevice ? ' (states on GPU)' : ''} failed: ${shortReason(provider, err)}`);
+      }
+    }
+    if (chosen) break;
+    failures.push(`${provider} unavailable: ${shortReason(provider, lastErr)}`);
+  }
+
+  if (!chosen) {
+    if (badModel) {
+      throw new PipelineError('MODEL_MISSING', `RVM model ${modelPath} could not be loaded: ${shortReason('', badModel)}`, { path: modelPath }, { cause: badModel });
+    }
+    throw new PipelineError('TOOL_FAILED', `RVM could not run on any onnxruntime execution provider: ${failures.join('; ')}`, {
+      providers: providers.join(','),
+    });
+  }
+
+  const info: EngineInfo = {
+    engine: 'rvm (onnxruntime-node)',
+    device: `onnxruntime ${chosen.provider} (${path.basename(modelPath)})`,
+  };
+  if (failures.length > 0) info.fallbackFrom = failures.join('; ');
+  return new RvmMatte(chosen, opts.downsampleRatio, info, log);
+}
+
+class RvmMatte implements MatteEngine {
+  private session: ort.InferenceSession | undefined;
+  private readonly statesOnDevice: boolean;
+  private readonly zero = new ort.Tensor('float32', new Float32Array(1), [1, 1, 1, 1]);
+  /** Previous frame's r1o..r4o, or undefined before the first frame / after a reset. */
+  private states: ort.Tensor[] | undefined;
+  /** Size and ratio the states belong to, and the reusable input buffers for that size. */
+  private key = '';
+  private srcData = new Float32Array(0);
+  private srcTensor: ort.Tensor | undefined;
+  private ratioTensor: ort.Tensor | undefined;
+  /** Serialises process() calls: the states make the order of frames matter. */
+  private tail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+
+  constructor(
+    chosen: Candidate,
+    private readonly ratioOption: 'auto' | number,
+    private readonly engineInfo: EngineInfo,
+    private readonly log: (msg: string) => void,
+  ) {
+    this.session = chosen.session;
+    this.statesOnDevice = chosen.statesOnDevice;
+  }
+
+  info(): EngineInfo {
+    return { ...this.engineInfo };
+  }
+
+  process(chunk: Chunk, ctx: StageContext): Promise<Chunk> {
+    const run = this.tail.then(() => this.processNow(chunk, ctx));
+    this.tail = run.catch(() => {});
+    return run;
+  }
+
+  private resetStates(): void {
+    if (this.states) for (const t of this.states) disposeTensor(t);
+    this.states = undefined;
+  }
+
+  private async processNow(chunk: Chunk, ctx: StageContext): Promise<Chunk> {
+    const session = this.session;
+    if (this.closed || !session) throw new PipelineError('TOOL_FAILED', 'rvm matte engine used after close()');
+    if (chunk.format !== 'rgb24') throw new PipelineError('TOOL_FAILED', `rvm matte expects rgb24 frames, got ${chunk.format}`);
+    const { width: w, height: h, count } = chunk;
+    const inBytes = frameBytes(w, h, 'rgb24');
+    if (chunk.pixels.length < count * inBytes) {
+      throw new PipelineError('TOOL_FAILED', `chunk ${chunk.index}: ${chunk.pixels.length} bytes for ${count} frames of ${w}x${h} rgb24`);
+    }
+    if (ctx.signal.aborted) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: ctx.signal.reason });
+
+    const ratio = this.ratioOption === 'auto' ? chooseDownsampleRatio(w, h) : this.ratioOption;
+    const key = `${w}x${h}@${ratio}`;
+    if (key !== this.key) {
+      // New size or ratio: the old states do not fit (RVM's guidance: reset them).
+      this.resetStates();
+      this.key = key;
+      this.srcData = new Float32Array(3 * w * h);
+      disposeTensor(this.srcTensor);
+      disposeTensor(this.ratioTensor);
+      this.srcTensor = new ort.Tensor('float32', this.srcData, [1, 3, h, w]);
+      this.ratioTensor = new ort.Tensor('float32', new Float32Array([ratio]), [1]);
+      this.log(`rvm: ${w}x${h}, downsample ratio ${ratio} (internal ${Math.floor(w * ratio)}x${Math.floor(h * ratio)})`);
+    } else if (chunk.start === 0 && this.states) {
+      // A chunk that starts a video again: a new clip, whose first frame must not see the last one's state.
+      this.resetStates();
+    }
+
+    const outBytes = frameBytes(w, h, 'rgba');
+    const pixels = Buffer.allocUnsafe(count * outBytes);
+    const t0 = performance.now();
+    try {
+      for (let f = 0; f < count; f++) {
+        if (ctx.signal.aborted) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: ctx.signal.reason });
+        rgb24ToPlanarFloat(chunk.pixels, f * inBytes, w, h, this.srcData);
+        const prev = this.states;
+        const feeds: Feeds = { src: this.srcTensor!, downsample_ratio: this.ratioTensor! };
+        STATE_INPUTS.forEach((name, k) => (feeds[name] = prev ? prev[k] : this.zero));
+        let out: ort.InferenceSession.OnnxValueMapType;
+        try {
+          out = await session.run(feeds);
+        } catch (err) {
+          throw new PipelineError('TOOL_FAILED', `RVM inference failed on frame ${chunk.start + f}: ${shortReason('', err)}`, {}, { cause: err });
+        }
+        const fgr = out.fgr as ort.Tensor;
+        const pha = out.pha as ort.Tensor;
+        planarToRgba(fgr.data as Float32Array, pha.data as Float32Array, w, h, pixels, f * outBytes);
+        disposeTensor(fgr);
+        disposeTensor(pha);
+        if (prev) for (const t of prev) disposeTensor(t);
+        this.states = STATE_OUTPUTS.map((name) => out[name] as ort.Tensor);
+      }
+    } catch (err) {
+      // A half-done chunk leaves the states mid-video; start clean rather than carry them on.
+      this.resetStates();
+      throw err;
+    }
+    const ms = performance.now() - t0;
+    ctx.log(`rvm: chunk ${chunk.index}: ${count} frames ${w}x${h} in ${Math.round(ms)} ms (${(ms / Math.max(1, count)).toFixed(1)} ms/frame)`, {
+      chunk: chunk.index,
+      frames: count,
+      ms: Math.round(ms),
+      ratio,
+      provider: this.engineInfo.device,
+      statesOnDevice: this.statesOnDevice,
+    });
+    return { index: chunk.index, start: chunk.start, count, width: w, height: h, format: 'rgba', pixels };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.tail.catch(() => {});
+    this.resetStates();
+    disposeTensor(this.srcTensor);
+    disposeTensor(this.ratioTensor);
+    disposeTensor(this.zero);
+    this.srcTensor = undefined;
+    this.ratioTensor = undefined;
+    const session = this.session;
+    this.session = undefined;
+    if (session) await session.release();
+  }
+}
