@@ -1,0 +1,198 @@
+/**
+ * Every text a user sees, in English and Simplified Chinese, in one table (TEXTS) so that the CLI
+ * and the chat bots word things the same way. Texts are functions of their parameters: a
+ * translator sees the whole sentence, and TypeScript checks that both languages have every entry.
+ *
+ * Error texts never contain file paths: the CLI prints the input's name beside them, and a chat
+ * user must not see the server's storage paths.
+ */
+import { ERROR_CODES, type ErrorCode } from '../pipeline/errors.js';
+
+export { ERROR_CODES };
+import type { StageName } from '../pipeline/types.js';
+
+export type Locale = 'en' | 'zh';
+export const LOCALES: readonly Locale[] = ['en', 'zh'];
+
+/** Values a text may use; a missing one is left out of the sentence, never printed as "undefined". */
+export type Params = Record<string, string | number | undefined | null>;
+
+
+type Text = (p: Params) => string;
+
+export interface Texts {
+  errors: Record<ErrorCode, Text>;
+  /** An error we have no code for. */
+  genericError: Text;
+  stages: Record<StageName, string>;
+  summary: {
+    /** "3 done, 1 failed" */
+    counts: Text;
+    /** "3 done" */
+    allDone: Text;
+  };
+  /** Labels of the generated default backgrounds (src/backgrounds/library.ts), for menus. */
+  backgrounds: Record<string, string>;
+  /** e.g. "0.42x realtime" */
+  realtime: Text;
+}
+
+// ----- small helpers used by the texts -----------------------------------------------------------
+
+function has(v: unknown): boolean {
+  return v !== undefined && v !== null && String(v).trim() !== '';
+}
+
+function str(v: unknown): string {
+  return has(v) ? oneLine(String(v)) : '';
+}
+
+/** Whole seconds as "45 s" / "12 min 5 s" (en) or "45 秒" / "12 分 5 秒" (zh). */
+export function formatDuration(seconds: unknown, locale: Locale): string {
+  const n = Number(seconds);
+  if (!Number.isFinite(n)) return str(seconds);
+  const total = Math.round(n);
+  const m = Math.floor(total / 60);
+  const s = total % 60;
+  if (locale === 'zh') return m > 0 ? (s > 0 ? `${m} 分 ${s} 秒` : `${m} 分钟`) : `${s} 秒`;
+  return m > 0 ? (s > 0 ? `${m} min ${s} s` : `${m} min`) : `${s} s`;
+}
+
+function size(w: unknown, h: unknown): string {
+  return has(w) && has(h) ? `${w}×${h}` : '';
+}
+
+/** "4096x2160" → "4096×2160" */
+function dims(v: unknown): string {
+  return str(v).replace(/(\d)x(\d)/g, '$1×$2');
+}
+
+// ----- the table ---------------------------------------------------------------------------------
+
+export const TEXTS: Record<Locale, Texts> = {
+  en: {
+    errors: {
+      INPUT_MISSING: () => 'The input file was not found.',
+      NOT_A_VIDEO: () => 'This is not a video file. Please send a video (MP4, MOV, MKV or WebM).',
+      CORRUPT: () => 'The video is damaged or cannot be decoded.',
+      NO_FRAMES: () => 'The video has no frames to process.',
+      TOO_LONG: (p) =>
+        `The video is too long${has(p.durationS) ? ` (${formatDuration(p.durationS, 'en')})` : ''}: the limit is ${has(p.maxS) ? formatDuration(p.maxS, 'en') : 'the configured maximum'}.`,
+      TOO_LARGE: (p) =>
+        `The video is too large${size(p.width, p.height) ? ` (${size(p.width, p.height)})` : ''}: the limit is ${has(p.max) ? dims(p.max) : '4K'}.`,
+      UNSUPPORTED: (p) => `This format is not supported${has(p.format) ? ` (${str(p.format)})` : ''}.`,
+      BACKGROUND_MISSING: (p) =>
+        has(p.reason)
+          ? `Background "${str(p.name)}" cannot be used: ${str(p.reason).replace(/\.$/, '')}.${has(p.available) ? ` Choose one of: ${str(p.available)}.` : ''}`
+          : `Background "${str(p.name)}" was not found. ${has(p.available) ? `Choose one of: ${str(p.available)} — or a colour such as #00b140.` : 'Use a colour such as #00b140.'}`,
+      TOOL_MISSING: (p) => `${has(p.tool) ? str(p.tool) : 'A required tool'} is not installed.${has(p.fix) ? ` Fix: ${str(p.fix)}` : ''}`,
+      MODEL_MISSING: (p) =>
+        `The ${has(p.model) ? `model ${str(p.model)}` : 'matting model'} is missing.${has(p.fix) ? ` Fix: ${str(p.fix)}` : ''}`,
+      TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : 'A tool'} failed${has(p.detail) ? `: ${str(p.detail)}` : '.'}`,
+      GPU_OUT_OF_MEMORY: () => 'The GPU ran out of memory. Try a smaller scale or tile size, or a shorter video.',
+      CANCELLED: () => 'Cancelled.',
+    },
+    genericError: (p) => `Error: ${has(p.message) ? str(p.message) : 'something went wrong.'}`,
+    stages: { decode: 'decode', upscale: 'upscale', matte: 'matte', compose: 'compose' },
+    summary: {
+      counts: (p) => `${p.done} done, ${p.failed} failed`,
+      allDone: (p) => `${p.done} done`,
+    },
+    backgrounds: {
+      studio: 'Studio (soft grey-blue)',
+      sunset: 'Sunset (warm gradient)',
+      night: 'Night (moving dark blue)',
+      neon: 'Neon (moving purple and cyan)',
+      white: 'White',
+      green: 'Green screen',
+    },
+    realtime: (p) => `${p.factor}x realtime`,
+  },
+  zh: {
+    errors: {
+      INPUT_MISSING: () => '找不到输入文件。',
+      NOT_A_VIDEO: () => '这不是视频文件。请发送视频（MP4、MOV、MKV 或 WebM）。',
+      CORRUPT: () => '视频已损坏或无法解码。',
+      NO_FRAMES: () => '视频中没有可处理的画面。',
+      TOO_LONG: (p) =>
+        `视频太长${has(p.durationS) ? `（${formatDuration(p.durationS, 'zh')}）` : ''}：最长 ${has(p.maxS) ? formatDuration(p.maxS, 'zh') : '为设定的上限'}。`,
+      TOO_LARGE: (p) =>
+        `视频分辨率太大${size(p.width, p.height) ? `（${size(p.width, p.height)}）` : ''}：上限为 ${has(p.max) ? dims(p.max) : '4K'}。`,
+      UNSUPPORTED: (p) => `不支持此格式${has(p.format) ? `（${str(p.format)}）` : ''}。`,
+      BACKGROUND_MISSING: (p) =>
+        has(p.reason)
+          ? `背景“${str(p.name)}”无法使用：${str(p.reason).replace(/\.$/, '')}。${has(p.available) ? `可选：${str(p.available)}。` : ''}`
+          : `找不到背景“${str(p.name)}”。${has(p.available) ? `可选：${str(p.available)}，或颜色（例如 #00b140）。` : '可以使用颜色，例如 #00b140。'}`,
+      TOOL_MISSING: (p) => `未安装${has(p.tool) ? ` ${str(p.tool)}` : '所需的工具'}。${has(p.fix) ? `修复方法：${str(p.fix)}` : ''}`,
+      MODEL_MISSING: (p) => `缺少${has(p.model) ? `模型 ${str(p.model)}` : '抠像模型'}。${has(p.fix) ? `修复方法：${str(p.fix)}` : ''}`,
+      TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : '工具'} 运行失败${has(p.detail) ? `：${str(p.detail)}` : '。'}`,
+      GPU_OUT_OF_MEMORY: () => '显卡显存不足。请尝试更小的放大倍数或分块大小，或更短的视频。',
+      CANCELLED: () => '已取消。',
+    },
+    genericError: (p) => `出错了：${has(p.message) ? str(p.message) : '未知错误。'}`,
+    stages: { decode: '解码', upscale: '超分放大', matte: '抠像', compose: '合成编码' },
+    summary: {
+      counts: (p) => `${p.done} 个完成，${p.failed} 个失败`,
+      allDone: (p) => `${p.done} 个完成`,
+    },
+    backgrounds: {
+      studio: '影棚（柔和灰蓝）',
+      sunset: '日落（暖色渐变）',
+      night: '夜色（流动的深蓝）',
+      neon: '霓虹（流动的紫与青）',
+      white: '纯白',
+      green: '绿幕',
+    },
+    realtime: (p) => `${p.factor} 倍实时`,
+  },
+};
+
+// ----- API ---------------------------------------------------------------------------------------
+
+/**
+ * A locale tag (BCP 47 "zh-CN", POSIX "zh_CN.UTF-8", an Accept-Language or LANGUAGE list such as
+ * "zh-CN,en;q=0.8" or "zh_CN:en") → 'zh' for any Chinese, else 'en'. Reading LANG/LC_ALL is the
+ * caller's business.
+ */
+export function localeFrom(tag?: string | null): Locale {
+  const first = (tag ?? '').trim().split(/[,:;\s]/)[0].toLowerCase();
+  return /^zh(?:$|[-_.@])/.test(first) ? 'zh' : 'en';
+}
+
+/** Whitespace (newlines from a tool's stderr included) folded into one line. */
+export function oneLine(s: string): string {
+  return s.replace(/\s+/g, ' ').trim();
+}
+
+function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
+}
+
+/**
+ * One line for the user in their language. Understands PipelineError and anything shaped like
+ * one ({ code, params }, e.g. an error that came back through the job queue as JSON); other errors
+ * get the generic line with their message.
+ */
+export function errorMessage(err: unknown, locale: Locale): string {
+  const texts = TEXTS[locale] ?? TEXTS.en;
+  if (typeof err === 'object' && err !== null) {
+    const e = err as { code?: unknown; params?: unknown; message?: unknown };
+    if (isErrorCode(e.code)) {
+      const params = typeof e.params === 'object' && e.params !== null ? (e.params as Params) : {};
+      return oneLine(texts.errors[e.code](params));
+    }
+    const message = typeof e.message === 'string' ? e.message : String(err);
+    return oneLine(texts.genericError({ message }));
+  }
+  return oneLine(texts.genericError({ message: err === undefined ? '' : String(err) }));
+}
+
+/** The user-facing name of a pipeline stage. */
+export function stageLabel(stage: StageName, locale: Locale): string {
+  return TEXTS[locale].stages[stage];
+}
+
+/** The menu label of a background: the default's label, else its own name. */
+export function backgroundLabel(name: string, locale: Locale): string {
+  return TEXTS[locale].backgrounds[name.toLowerCase()] ?? name;
+}
