@@ -6,7 +6,7 @@ export const configSchema = z
     dataDir: z.string().min(1),
     pipeline: z
       .object({
-        maxInputShortSide: z.number().int().min(64).max(4320),
+        maxInputShortSide: z.number().int().min(16).max(4320),
         maxDurationS: z.number().positive(),
         chunkFrames: z.number().int().min(1).max(1000),
         queueDepth: z.number().int().min(1).max(64),

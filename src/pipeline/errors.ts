@@ -3,20 +3,22 @@
  * language (see src/i18n/messages.ts) and the queue can tell bad input (never retried) from
  * transient trouble (retried).
  */
-export type ErrorCode =
-  | 'INPUT_MISSING'
-  | 'NOT_A_VIDEO'
-  | 'CORRUPT'
-  | 'NO_FRAMES'
-  | 'TOO_LONG'
-  | 'TOO_LARGE'
-  | 'UNSUPPORTED'
-  | 'BACKGROUND_MISSING'
-  | 'TOOL_MISSING'
-  | 'MODEL_MISSING'
-  | 'TOOL_FAILED'
-  | 'GPU_OUT_OF_MEMORY'
-  | 'CANCELLED';
+export const ERROR_CODES = [
+  'INPUT_MISSING',
+  'NOT_A_VIDEO',
+  'CORRUPT',
+  'NO_FRAMES',
+  'TOO_LONG',
+  'TOO_LARGE',
+  'UNSUPPORTED',
+  'BACKGROUND_MISSING',
+  'TOOL_MISSING',
+  'MODEL_MISSING',
+  'TOOL_FAILED',
+  'GPU_OUT_OF_MEMORY',
+  'CANCELLED',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** Bad input: retrying cannot help. */
 const permanent: ReadonlySet<ErrorCode> = new Set([

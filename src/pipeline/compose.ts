@@ -1,0 +1,134 @@
+import { once } from 'node:events';
+import { execa } from 'execa';
+import { backgroundFileInputArgs, type Background } from '../backgrounds/library.js';
+import { fileUrl, INPUT_GUARDS } from './probe.js';
+import type { Chunk, PixelFormat } from './types.js';
+import { PipelineError } from './errors.js';
+
+export interface EncodeSettings {
+  codec: 'libx264' | 'h264_nvenc';
+  crf: number;
+  preset: string;
+}
+
+export interface ComposePlan {
+  width: number;
+  height: number;
+  fpsRational: string;
+  /** Pixel format of the frames piped in: rgba when matted (alpha = the cut-out), rgb24 otherwise. */
+  frameFormat: PixelFormat;
+  /** The user's original file, read only for its audio. */
+  audioFrom: { file: string; codec: string } | null;
+  /** null: no matting, keep the frames' own background. */
+  background: Background | null;
+  output: string;
+  /** Also write the cut-out (foreground + alpha + audio) here, for `recompose`. */
+  cutout?: string;
+  encode: EncodeSettings;
+}
+
+/** Audio codecs MP4 carries as they are; anything else is re-encoded to AAC. */
+const MP4_AUDIO = new Set(['aac', 'mp3', 'alac', 'ac3', 'eac3']);
+
+/** Pure: the input arguments of a background, confined to local files like every user input. */
+export function backgroundInputArgs(bg: Background, width: number, height: number, fps: string): string[] {
+  if (bg.kind === 'color') return ['-f', 'lavfi', '-i', `color=c=${bg.color}:s=${width}x${height}:r=${fps}`];
+  return backgroundFileInputArgs(bg);
+}
+
+/** Pure: scale to *cover* the frame and centre-crop; never stretch. */
+export function coverFilter(width: number, height: number, fps: string): string {
+  return `scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic,crop=${width}:${height},setsar=1,fps=${fps}`;
+}
+
+export function audioArgs(audio: ComposePlan['audioFrom'], inputIndex: number): string[] {
+  if (!audio) return [];
+  const codec = MP4_AUDIO.has(audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k'];
+  return ['-map', `${inputIndex}:a:0?`, ...codec];
+}
+
+export function videoEncodeArgs(e: EncodeSettings): string[] {
+  const rate = e.codec === 'h264_nvenc' ? ['-preset', 'p5', '-cq', String(e.crf)] : ['-preset', e.preset, '-crf', String(e.crf)];
+  return ['-c:v', e.codec, ...rate, '-pix_fmt', 'yuv420p', '-movflags', '+faststart'];
+}
+
+/** The cut-out keeps the foreground sharp (4:4:4, near-lossless) and the alpha lossless (FFV1). */
+export const CUTOUT_ENCODE = ['-c:v:0', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt:v:0', 'yuv444p', '-c:v:1', 'ffv1', '-pix_fmt:v:1', 'gray'];
+
+/**
+ * Pure: the one ffmpeg that takes the processed frames on stdin, lays them over the background,
+ * adds the input's audio and encodes (and, with a cut-out, writes that in the same pass).
+ */
+export function composeArgs(p: ComposePlan): string[] {
+  const args = ['-v', 'error', '-nostdin', '-y'];
+  const inputs: string[] = [];
+  let next = 0;
+  const frames = next++;
+  inputs.push('-f', 'rawvideo', '-pix_fmt', p.frameFormat, '-s', `${p.width}x${p.height}`, '-framerate', p.fpsRational, '-i', 'pipe:0');
+  let audioIndex = -1;
+  if (p.audioFrom) {
+    audioIndex = next++;
+    inputs.push(...INPUT_GUARDS, '-vn', '-i', fileUrl(p.audioFrom.file));
+  }
+  let bgIndex = -1;
+  if (p.background) {
+    bgIndex = next++;
+    inputs.push(...backgroundInputArgs(p.background, p.width, p.height, p.fpsRational));
+  }
+
+  const graph: string[] = [];
+  let fg = `[${frames}:v]`;
+  if (p.cutout) {
+    graph.push(`${fg}split=3[fg][cutc][cuta]`, '[cutc]format=yuv444p[cutrgb]', '[cuta]alphaextract[cutalpha]');
+    fg = '[fg]';
+  }
+  if (p.background) {
+    graph.push(`[${bgIndex}:v]${coverFilter(p.width, p.height, p.fpsRational)}[bg]`);
+    // shortest=1: the background is looped forever; the dancer's frames decide the length.
+    graph.push(`[bg]${fg}overlay=shortest=1:format=auto,format=yuv420p[out]`);
+  } else {
+    graph.push(`${fg}format=yuv420p[out]`);
+  }
+
+  args.push(...inputs, '-filter_complex', graph.join(';'));
+  args.push('-map', '[out]', ...audioArgs(p.audioFrom, audioIndex), ...videoEncodeArgs(p.encode), '-shortest', '-f', 'mp4', p.output);
+  if (p.cutout) {
+    args.push('-map', '[cutrgb]', '-map', '[cutalpha]', ...(p.audioFrom ? ['-map', `${audioIndex}:a:0?`, '-c:a', 'copy'] : []), ...CUTOUT_ENCODE, '-f', 'matroska', p.cutout);
+  }
+  return args;
+}
+
+/** Runs the compose ffmpeg, feeding it chunks as they arrive; resolves when the file is complete. */
+export async function composeFromChunks(
+  plan: ComposePlan,
+  chunks: AsyncIterable<Chunk>,
+  signal: AbortSignal,
+  onChunk: (chunk: Chunk) => void,
+  ffmpeg = 'ffmpeg',
+): Promise<void> {
+  const child = execa(ffmpeg, composeArgs(plan), { stdin: 'pipe', stdout: 'ignore', cancelSignal: signal, reject: false });
+  const stdin = child.stdin!;
+  // If ffmpeg dies, writes fail with EPIPE; the exit status below says why, so swallow it here.
+  let broken = false;
+  stdin.on('error', () => {
+    broken = true;
+  });
+  try {
+    for await (const chunk of chunks) {
+      if (broken) break;
+      if (!stdin.write(chunk.pixels)) await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+      onChunk(chunk);
+    }
+  } catch (err) {
+    child.kill('SIGKILL');
+    await child;
+    throw err;
+  }
+  stdin.end();
+  const result = await child;
+  if (result.isCanceled || signal.aborted) throw new PipelineError('CANCELLED', 'cancelled');
+  if (result.exitCode !== 0 || broken) {
+    const detail = String(result.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || `exit ${result.exitCode}`;
+    throw new PipelineError('TOOL_FAILED', `encoding failed: ${detail}`, { tool: 'ffmpeg', detail });
+  }
+}

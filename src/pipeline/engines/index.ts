@@ -1,0 +1,51 @@
+import type { Config } from '../../config/schema.js';
+import { findRealesrgan, findRvmModel } from '../tools.js';
+import { PipelineError } from '../errors.js';
+import type { MatteEngine, UpscaleEngine } from '../types.js';
+import { createNoMatte, createNoUpscale } from './passthrough.js';
+import { createFfmpegUpscale } from './upscale-ffmpeg.js';
+import { createRealesrganUpscale } from './upscale-realesrgan.js';
+import { createRvmMatte } from './matte-rvm.js';
+import { createCommandMatte } from './matte-command.js';
+
+export type UpscalerName = Config['upscale']['engine'];
+export type MattingName = Config['matte']['engine'];
+
+/** The upscaler asked for, or an honest substitute that says in the stats what it replaced. */
+export function createUpscaler(config: Config, engine: UpscalerName, scale: number, log: (m: string) => void): UpscaleEngine {
+  if (engine === 'none' || scale === 1) return createNoUpscale();
+  if (engine === 'ffmpeg') return createFfmpegUpscale(scale);
+  const found = findRealesrgan(config);
+  if (!found) {
+    const why = 'realesrgan-ncnn-vulkan not installed (run `npm run setup`)';
+    log(`${why}; upscaling with ffmpeg lanczos instead`);
+    const fallback = createFfmpegUpscale(scale);
+    return { ...fallback, info: () => ({ ...fallback.info(), fallbackFrom: why }) };
+  }
+  const { realesrgan } = config.upscale;
+  return createRealesrganUpscale({
+    binary: found.binary,
+    modelsDir: found.modelsDir,
+    model: realesrgan.model,
+    scale,
+    tile: realesrgan.tile,
+    gpu: realesrgan.gpu,
+  });
+}
+
+export async function createMatter(config: Config, engine: MattingName, log: (m: string) => void): Promise<MatteEngine> {
+  if (engine === 'none') return createNoMatte();
+  if (engine === 'command') return createCommandMatte({ template: config.matte.command.template });
+  const model = findRvmModel(config);
+  if (!model) {
+    throw new PipelineError('MODEL_MISSING', 'the RVM model was not found', {
+      fix: 'npm run setup, or set DANCELIFT_RVM_MODEL=/path/to/rvm_mobilenetv3_fp32.onnx',
+    });
+  }
+  return createRvmMatte({
+    modelPath: model.path,
+    providers: config.matte.rvm.providers,
+    downsampleRatio: config.matte.rvm.downsampleRatio,
+    log,
+  });
+}

@@ -1,0 +1,186 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../config/schema.js';
+import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
+import { Channel } from './channel.js';
+import { composeFromChunks } from './compose.js';
+import { decodeChunks, planNormalize } from './decode.js';
+import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
+import { PipelineError, isPipelineError } from './errors.js';
+import { probeVideo } from './probe.js';
+import { StageMeter } from './stage.js';
+import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
+import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
+
+export interface EnhanceRequest {
+  input: string;
+  output: string;
+  /** Library name, image/video path or colour (see backgrounds). Ignored with matting "none". */
+  background?: string;
+  scale?: 1 | 2 | 3 | 4;
+  upscaler?: UpscalerName;
+  matting?: MattingName;
+  /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
+  cutout?: string;
+  config: Config;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+  jobId?: string;
+  log?: (msg: string, extra?: Record<string, unknown>) => void;
+}
+
+export interface EnhanceResult {
+  input: string;
+  output: string;
+  cutout?: string;
+  durationS: number;
+  width: number;
+  height: number;
+  hasAudio: boolean;
+  stats: RunStats;
+}
+
+/** Partial files get this suffix until they are complete, so a failed run never leaves a half video. */
+export const partialName = (file: string) => path.join(path.dirname(file), `.${path.basename(file)}.partial`);
+
+/**
+ * Runs one video through probe → decode+normalise → upscale → matte → compose+encode. The four
+ * stages run at the same time on successive chunks with bounded hand-offs between them, so wall
+ * time tends to the slowest stage and temp space to one chunk's worth.
+ */
+export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
+  const t0 = performance.now();
+  const { config } = req;
+  const log = req.log ?? (() => {});
+  const upscalerName = req.upscaler ?? config.upscale.engine;
+  const mattingName = req.matting ?? config.matte.engine;
+  const scale = req.scale ?? config.upscale.scale;
+
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort(req.signal?.reason);
+  if (req.signal?.aborted) throw new PipelineError('CANCELLED', 'cancelled');
+  req.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  const signal = abort.signal;
+
+  const info = await probeVideo(req.input, { maxDurationS: config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 }, { signal });
+  const plan = planNormalize(info, config.pipeline.maxInputShortSide);
+  const background = mattingName === 'none' ? null : await prepareBackground(req.background ?? config.backgrounds.default, backgroundsDir(config));
+
+  const chunkFrames = config.pipeline.chunkFrames;
+  const tempRoot = await chooseTempRoot(config.pipeline.tempDir, chunkFrames * plan.width * plan.height * scale * scale * 8);
+  const runDir = await makeRunDir(tempRoot, req.jobId ?? randomUUID().slice(0, 8));
+  const peak = watchPeak(runDir);
+  const ctx: StageContext = { signal, tempDir: runDir, log };
+  const engines: ChunkEngine[] = [];
+  const partial = partialName(req.output);
+  const partialCutout = req.cutout ? partialName(req.cutout) : undefined;
+
+  try {
+    const upscaler = createUpscaler(config, upscalerName, scale, log);
+    engines.push(upscaler);
+    const matter = await createMatter(config, mattingName, log);
+    engines.push(matter);
+    const outW = plan.width * upscaler.scale;
+    const outH = plan.height * upscaler.scale;
+    await mkdir(path.dirname(req.output), { recursive: true });
+    if (req.cutout) await mkdir(path.dirname(req.cutout), { recursive: true });
+
+    const meters = {
+      decode: new StageMeter('decode', plan.expectedFrames, req.onProgress),
+      upscale: new StageMeter('upscale', plan.expectedFrames, req.onProgress),
+      matte: new StageMeter('matte', plan.expectedFrames, req.onProgress),
+      compose: new StageMeter('compose', plan.expectedFrames, req.onProgress),
+    };
+    const depth = config.pipeline.queueDepth;
+    const toUpscale = new Channel<Chunk>(depth);
+    const toMatte = new Channel<Chunk>(depth);
+    const toCompose = new Channel<Chunk>(depth);
+    const channels = [toUpscale, toMatte, toCompose];
+
+    // The first failure wins: the others then fail only because we aborted them.
+    let firstError: unknown;
+    const guard = async (meter: StageMeter, body: () => Promise<void>, out?: Channel<Chunk>) => {
+      meter.begin();
+      try {
+        await body();
+        out?.close();
+      } catch (err) {
+        firstError ??= err;
+        abort.abort(err);
+        for (const c of channels) c.fail(err);
+        throw err;
+      } finally {
+        meter.end();
+      }
+    };
+    const pump = (meter: StageMeter, engine: ChunkEngine, from: Channel<Chunk>, to: Channel<Chunk>) =>
+      guard(meter, async () => {
+        for await (const chunk of meter.input(from)) {
+          const done = await engine.process(chunk, ctx);
+          meter.done(done.count);
+          await meter.push(to, done);
+        }
+      }, to);
+
+    const stages = [
+      guard(meters.decode, async () => {
+        for await (const chunk of decodeChunks(req.input, plan, chunkFrames, signal)) {
+          meters.decode.done(chunk.count);
+          await meters.decode.push(toUpscale, chunk);
+        }
+      }, toUpscale),
+      pump(meters.upscale, upscaler, toUpscale, toMatte),
+      pump(meters.matte, matter, toMatte, toCompose),
+      guard(meters.compose, () =>
+        composeFromChunks(
+          {
+            width: outW,
+            height: outH,
+            fpsRational: plan.fpsRational,
+            frameFormat: mattingName === 'none' ? 'rgb24' : 'rgba',
+            audioFrom: info.audio ? { file: req.input, codec: info.audio.codec } : null,
+            background,
+            output: partial,
+            cutout: partialCutout,
+            encode: config.encode,
+          },
+          meters.compose.input(toCompose),
+          signal,
+          (chunk) => meters.compose.done(chunk.count),
+        ),
+      ),
+    ];
+    const settled = await Promise.allSettled(stages);
+    if (settled.some((s) => s.status === 'rejected')) {
+      throw signal.aborted && req.signal?.aborted ? new PipelineError('CANCELLED', 'cancelled') : firstError;
+    }
+
+    await rename(partial, req.output);
+    if (req.cutout && partialCutout) await rename(partialCutout, req.cutout);
+    const totalS = (performance.now() - t0) / 1000;
+    const composeInfo = { engine: `ffmpeg ${config.encode.codec}`, device: config.encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' };
+    const stats: RunStats = {
+      stages: [
+        meters.decode.stats({ engine: 'ffmpeg', device: 'cpu' }),
+        meters.upscale.stats(upscaler.info()),
+        meters.matte.stats(matter.info()),
+        meters.compose.stats(composeInfo),
+      ],
+      totalS,
+      realtimeFactor: totalS / info.durationS,
+      peakTempBytes: await peak.stop(),
+    };
+    return { input: req.input, output: req.output, ...(req.cutout ? { cutout: req.cutout } : {}), durationS: info.durationS, width: outW, height: outH, hasAudio: info.audio !== null, stats };
+  } catch (err) {
+    await rm(partial, { force: true });
+    if (partialCutout) await rm(partialCutout, { force: true });
+    if (req.signal?.aborted && !(isPipelineError(err) && err.code !== 'CANCELLED')) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: err });
+    throw err;
+  } finally {
+    req.signal?.removeEventListener('abort', onOuterAbort);
+    await Promise.allSettled(engines.map((e) => e.close()));
+    await peak.stop();
+    await rm(runDir, { recursive: true, force: true });
+  }
+}

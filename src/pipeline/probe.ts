@@ -1,0 +1,223 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { z } from 'zod';
+import { PipelineError } from './errors.js';
+
+/**
+ * Demuxers we let ffmpeg use on user files. Anything else (concat lists, HLS playlists, image
+ * sequences, network-aware formats) is refused before a byte is decoded, so a crafted "video" cannot
+ * make ffmpeg read other files or URLs. Together with `-protocol_whitelist file` and the `file:`
+ * prefix this is the whole of our input sandbox.
+ */
+export const VIDEO_DEMUXERS = 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,gif,mpeg,asf,ogg';
+
+/** Input options that confine ffmpeg/ffprobe to local files in video containers. */
+export const INPUT_GUARDS: readonly string[] = ['-protocol_whitelist', 'file', '-format_whitelist', VIDEO_DEMUXERS];
+
+/** The arguments that open a user-supplied file safely; use them for every ffmpeg input. */
+export function safeInputArgs(file: string): string[] {
+  return [...INPUT_GUARDS, '-i', fileUrl(file)];
+}
+
+/** `file:` stops ffmpeg from reading a name like "http:..." or "concat:a|b" as a protocol. */
+export function fileUrl(file: string): string {
+  return `file:${path.resolve(file)}`;
+}
+
+const streamSchema = z.object({
+  index: z.number(),
+  codec_type: z.string().optional(),
+  codec_name: z.string().optional(),
+  width: z.number().optional(),
+  height: z.number().optional(),
+  r_frame_rate: z.string().optional(),
+  avg_frame_rate: z.string().optional(),
+  nb_frames: z.string().optional(),
+  duration: z.string().optional(),
+  disposition: z.object({ attached_pic: z.number().optional() }).partial().optional(),
+  tags: z.record(z.string()).optional(),
+  side_data_list: z.array(z.object({ rotation: z.number().optional() }).passthrough()).optional(),
+});
+const probeSchema = z.object({
+  streams: z.array(streamSchema).default([]),
+  format: z.object({ format_name: z.string(), duration: z.string().optional(), size: z.string().optional() }).optional(),
+});
+export type RawProbe = z.infer<typeof probeSchema>;
+
+export interface VideoInfo {
+  file: string;
+  format: string;
+  /** Display size, after the rotation a phone may have recorded. */
+  width: number;
+  height: number;
+  /** Frame rate as ffmpeg reads it ("30000/1001"), and its value. */
+  fpsRational: string;
+  fps: number;
+  durationS: number;
+  audio: { codec: string } | null;
+}
+
+export interface ProbeLimits {
+  maxDurationS: number;
+  /** Longest side and shortest side allowed (4K: 4096 x 2160 either way round). */
+  maxLongSide: number;
+  maxShortSide: number;
+}
+
+export const defaultLimits: ProbeLimits = { maxDurationS: 600, maxLongSide: 4096, maxShortSide: 2160 };
+
+function parseRational(r: string | undefined): number {
+  if (!r) return 0;
+  const [n, d] = r.split('/').map(Number);
+  if (d === undefined) return Number.isFinite(n) ? n : 0;
+  return d > 0 && Number.isFinite(n) ? n / d : 0;
+}
+
+const MAX_FPS = 60;
+
+/** Pure: turns ffprobe's JSON into what the pipeline needs, or refuses the file with a reason. */
+export function interpretProbe(file: string, raw: RawProbe, limits: ProbeLimits): VideoInfo {
+  const format = raw.format?.format_name ?? 'unknown';
+  const video = raw.streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+  if (!video) throw new PipelineError('NOT_A_VIDEO', `${file}: no video stream`, { file });
+  if (format === 'gif' && raw.streams.length === 1 && video.nb_frames === '1') {
+    throw new PipelineError('NOT_A_VIDEO', `${file}: a still image, not a video`, { file });
+  }
+  let width = video.width ?? 0;
+  let height = video.height ?? 0;
+  if (width <= 0 || height <= 0) throw new PipelineError('CORRUPT', `${file}: video has no frame size`, { file });
+  const rotation = video.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation ?? Number(video.tags?.rotate ?? 0);
+  if (Math.abs(rotation) % 180 === 90) [width, height] = [height, width];
+
+  const long = Math.max(width, height);
+  const short = Math.min(width, height);
+  if (long > limits.maxLongSide || short > limits.maxShortSide) {
+    throw new PipelineError('TOO_LARGE', `${file}: ${width}x${height} is larger than 4K`, {
+      file,
+      width,
+      height,
+      max: `${limits.maxLongSide}x${limits.maxShortSide}`,
+    });
+  }
+  if (video.nb_frames === '0') throw new PipelineError('NO_FRAMES', `${file}: the video has no frames`, { file });
+
+  const durationS = parseFloat(raw.format?.duration ?? video.duration ?? '');
+  if (!Number.isFinite(durationS) || durationS <= 0) {
+    throw new PipelineError('NO_FRAMES', `${file}: the video has no duration`, { file });
+  }
+  if (durationS > limits.maxDurationS) {
+    throw new PipelineError('TOO_LONG', `${file}: ${durationS.toFixed(1)} s is longer than ${limits.maxDurationS} s`, {
+      file,
+      durationS: Math.round(durationS),
+      maxS: limits.maxDurationS,
+    });
+  }
+
+  // avg_frame_rate is what a variable-rate phone clip really plays at; r_frame_rate can be a
+  // timebase-like 90000/1. Prefer avg, fall back to r, and cap: above 60 fps nobody sees the gain
+  // and the GPU pays for every frame.
+  let fpsRational = video.avg_frame_rate && parseRational(video.avg_frame_rate) > 0 ? video.avg_frame_rate : video.r_frame_rate ?? '';
+  let fps = parseRational(fpsRational);
+  if (!(fps > 0)) throw new PipelineError('CORRUPT', `${file}: unknown frame rate`, { file });
+  if (fps > MAX_FPS) {
+    fps = MAX_FPS;
+    fpsRational = String(MAX_FPS);
+  }
+  // ffmpeg's fps filter wants a tidy rational; 2997/125 style values from avg are fine as they are.
+  const audioStream = raw.streams.find((s) => s.codec_type === 'audio');
+  return {
+    file,
+    format,
+    width,
+    height,
+    fpsRational,
+    fps,
+    durationS,
+    audio: audioStream ? { codec: audioStream.codec_name ?? 'unknown' } : null,
+  };
+}
+
+const IMAGE_DEMUXER = /^(image2|\w+_pipe)$/;
+const PLAYLIST_MAGIC: Array<[string, string]> = [
+  ['#EXTM3U', 'HLS/M3U playlist'],
+  ['ffconcat', 'ffmpeg concat list'],
+  ['[playlist]', 'PLS playlist'],
+  ['<?xml', 'XML playlist/manifest'],
+];
+
+/** Magic numbers of the containers we accept: a file that starts like one but fails is damaged. */
+function looksLikeContainer(head: Buffer): boolean {
+  if (head.length >= 8 && head.toString('latin1', 4, 8) === 'ftyp') return true;
+  if (head.length >= 4 && head.readUInt32BE(0) === 0x1a45dfa3) return true;
+  if (head.length >= 12 && head.toString('latin1', 0, 4) === 'RIFF' && head.toString('latin1', 8, 11) === 'AVI') return true;
+  return false;
+}
+
+/** Pure: words a failed ffprobe run as the error a user can act on. */
+export function classifyProbeFailure(file: string, stderr: string, head: Buffer): PipelineError {
+  const text = head.subarray(0, 64).toString('latin1').trimStart();
+  for (const [magic, what] of PLAYLIST_MAGIC) {
+    if (text.startsWith(magic)) {
+      return new PipelineError('UNSUPPORTED', `${file}: a ${what} that points to other files, not a video`, { file, format: what });
+    }
+  }
+  const refused = /\[(\w+) @ [^\]]+\] Format not on whitelist/.exec(stderr);
+  if (refused) {
+    const demuxer = refused[1];
+    if (IMAGE_DEMUXER.test(demuxer)) return new PipelineError('NOT_A_VIDEO', `${file}: a still image, not a video`, { file });
+    if (/^(concat|hls|dash|playlist|m3u)/.test(demuxer)) {
+      return new PipelineError('UNSUPPORTED', `${file}: a ${demuxer} list that points to other files, not a video`, { file, format: demuxer });
+    }
+    if (/^(mp3|wav|flac|aac|ogg|opus|w64|aiff|amr|ape|caf)$/.test(demuxer)) {
+      return new PipelineError('NOT_A_VIDEO', `${file}: audio only (${demuxer}), not a video`, { file });
+    }
+    return new PipelineError('UNSUPPORTED', `${file}: unsupported container "${demuxer}"`, { file, format: demuxer });
+  }
+  if (looksLikeContainer(head)) {
+    const detail = stderr.trim().split('\n').pop() ?? '';
+    return new PipelineError('CORRUPT', `${file}: a damaged or truncated video (${detail})`, { file, detail });
+  }
+  if (/Invalid data found when processing input/.test(stderr)) {
+    return new PipelineError('NOT_A_VIDEO', `${file}: not a video file`, { file });
+  }
+  const firstLine = stderr.trim().split('\n').pop() ?? 'unreadable';
+  return new PipelineError('CORRUPT', `${file}: cannot be read (${firstLine})`, { file, detail: firstLine });
+}
+
+async function readHead(file: string): Promise<Buffer> {
+  const { open } = await import('node:fs/promises');
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(buf, 0, 64, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function probeVideo(
+  file: string,
+  limits: ProbeLimits = defaultLimits,
+  opts: { ffprobe?: string; signal?: AbortSignal } = {},
+): Promise<VideoInfo> {
+  const st = await stat(file).catch(() => null);
+  if (!st) throw new PipelineError('INPUT_MISSING', `${file}: no such file`, { file });
+  if (!st.isFile()) throw new PipelineError('INPUT_MISSING', `${file}: not a file`, { file });
+  if (st.size === 0) throw new PipelineError('NOT_A_VIDEO', `${file}: the file is empty`, { file });
+  const result = await execa(
+    opts.ffprobe ?? 'ffprobe',
+    ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...INPUT_GUARDS, fileUrl(file)],
+    { reject: false, cancelSignal: opts.signal, timeout: 60_000 },
+  );
+  if (result.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
+  if (result.exitCode !== 0) throw classifyProbeFailure(file, String(result.stderr), await readHead(file));
+  let raw: RawProbe;
+  try {
+    raw = probeSchema.parse(JSON.parse(String(result.stdout)));
+  } catch (err) {
+    throw new PipelineError('CORRUPT', `${file}: unreadable probe output`, { file }, { cause: err });
+  }
+  return interpretProbe(file, raw, limits);
+}

@@ -1,0 +1,118 @@
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { Config } from '../config/schema.js';
+import type { Background } from '../backgrounds/library.js';
+import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
+import { audioArgs, backgroundInputArgs, coverFilter, videoEncodeArgs, type EncodeSettings } from './compose.js';
+import { PipelineError } from './errors.js';
+import { partialName, type EnhanceResult } from './index.js';
+import { fileUrl, INPUT_GUARDS } from './probe.js';
+import type { Progress } from './types.js';
+
+export interface CutoutInfo {
+  width: number;
+  height: number;
+  fpsRational: string;
+  durationS: number;
+  frames: number;
+  audioCodec: string | null;
+}
+
+/** Reads what `enhance --keep-cutout` wrote: foreground (stream 0), alpha (stream 1), audio. */
+export async function probeCutout(file: string, signal?: AbortSignal): Promise<CutoutInfo> {
+  const r = await execa('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...INPUT_GUARDS, fileUrl(file)], {
+    reject: false,
+    cancelSignal: signal,
+  });
+  if (r.exitCode !== 0) throw new PipelineError('INPUT_MISSING', `${file}: not a readable cut-out (${String(r.stderr).trim()})`, { file });
+  const data = JSON.parse(String(r.stdout)) as {
+    streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; r_frame_rate?: string }>;
+    format: { duration?: string };
+  };
+  const videos = data.streams.filter((s) => s.codec_type === 'video');
+  if (videos.length < 2 || !videos[0].width || !videos[0].height) {
+    throw new PipelineError('UNSUPPORTED', `${file}: not a dancelift cut-out (expected a foreground and an alpha stream)`, { file, format: 'cutout' });
+  }
+  const fpsRational = videos[0].r_frame_rate ?? '25';
+  const [n, d] = fpsRational.split('/').map(Number);
+  const durationS = parseFloat(data.format.duration ?? '0');
+  const audio = data.streams.find((s) => s.codec_type === 'audio');
+  return {
+    width: videos[0].width,
+    height: videos[0].height,
+    fpsRational,
+    durationS,
+    frames: Math.round(durationS * (n / (d || 1))),
+    audioCodec: audio ? audio.codec_name : null,
+  };
+}
+
+/** Pure: one ffmpeg that re-lays a kept cut-out over another background: no upscaling, no matting. */
+export function recomposeArgs(cutout: string, info: CutoutInfo, bg: Background, output: string, encode: EncodeSettings): string[] {
+  const { width: w, height: h, fpsRational: fps } = info;
+  return [
+    '-v', 'error', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats',
+    ...INPUT_GUARDS, '-i', fileUrl(cutout),
+    ...backgroundInputArgs(bg, w, h, fps),
+    '-filter_complex',
+    [`[0:v:0]format=rgb24[fgc]`, `[0:v:1]format=gray[fga]`, `[fgc][fga]alphamerge[fg]`, `[1:v]${coverFilter(w, h, fps)}[bg]`, `[bg][fg]overlay=shortest=1:format=auto,format=yuv420p[out]`].join(';'),
+    '-map', '[out]',
+    ...audioArgs(info.audioCodec ? { file: cutout, codec: info.audioCodec } : null, 0),
+    ...videoEncodeArgs(encode), '-shortest', '-f', 'mp4', output,
+  ];
+}
+
+export interface RecomposeRequest {
+  cutout: string;
+  output: string;
+  background: string;
+  config: Config;
+  signal?: AbortSignal;
+  onProgress?: (p: Progress) => void;
+}
+
+export async function recompose(req: RecomposeRequest): Promise<EnhanceResult> {
+  const t0 = performance.now();
+  const info = await probeCutout(req.cutout, req.signal);
+  const bg = await prepareBackground(req.background, backgroundsDir(req.config));
+  await mkdir(path.dirname(req.output), { recursive: true });
+  const partial = partialName(req.output);
+  const child = execa('ffmpeg', recomposeArgs(req.cutout, info, bg, partial, req.config.encode), {
+    cancelSignal: req.signal,
+    reject: false,
+    buffer: { stdout: false },
+  });
+  let frames = 0;
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (text: string) => {
+    for (const m of text.matchAll(/^frame=(\d+)/gm)) {
+      frames = Number(m[1]);
+      const s = (performance.now() - t0) / 1000;
+      req.onProgress?.({ stage: 'compose', done: frames, total: Math.max(info.frames, frames), fps: s > 0 ? frames / s : 0 });
+    }
+  });
+  const r = await child;
+  if (r.isCanceled || req.signal?.aborted || r.exitCode !== 0) {
+    await rm(partial, { force: true });
+    if (r.isCanceled || req.signal?.aborted) throw new PipelineError('CANCELLED', 'cancelled');
+    const detail = String(r.stderr).trim().split('\n').slice(-3).join(' | ');
+    throw new PipelineError('TOOL_FAILED', `recompose failed: ${detail}`, { tool: 'ffmpeg', detail });
+  }
+  await rename(partial, req.output);
+  const totalS = (performance.now() - t0) / 1000;
+  return {
+    input: req.cutout,
+    output: req.output,
+    durationS: info.durationS,
+    width: info.width,
+    height: info.height,
+    hasAudio: info.audioCodec !== null,
+    stats: {
+      stages: [{ name: 'compose', seconds: totalS, fps: totalS > 0 ? frames / totalS : 0, frames, engine: `ffmpeg ${req.config.encode.codec}`, device: 'cpu' }],
+      totalS,
+      realtimeFactor: info.durationS > 0 ? totalS / info.durationS : 0,
+      peakTempBytes: 0,
+    },
+  };
+}
