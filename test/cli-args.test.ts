@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommand, UsageError } from '../src/cli/args.js';
+import { outputPathFor, cutoutPathFor } from '../src/cli/run-files.js';
+
+describe('parseCommand', () => {
+  it('parses enhance with every option', () => {
+    expect(parseCommand(['enhance', 'a.mp4', 'clips/', '--bg', 'sunset', '--scale', '4', '--upscaler', 'ffmpeg', '--matting', 'none', '--out', 'o', '--keep-cutout', '--json'])).toEqual({
+      kind: 'enhance',
+      inputs: ['a.mp4', 'clips/'],
+      opts: { out: 'o', json: true, bg: 'sunset', lang: undefined, config: undefined, scale: 4, upscaler: 'ffmpeg', matting: 'none', keepCutout: true },
+    });
+  });
+  it('defaults the output folder and leaves engines to the config', () => {
+    const cmd = parseCommand(['enhance', 'a.mp4']);
+    expect(cmd).toMatchObject({ kind: 'enhance', opts: { out: 'out', json: false, keepCutout: false, scale: undefined, upscaler: undefined } });
+  });
+  it.each([
+    [['enhance'], /at least one video/],
+    [['enhance', 'a.mp4', '--scale', '5'], /--scale must be one of 1, 2, 3, 4/],
+    [['enhance', 'a.mp4', '--upscaler', 'magic'], /--upscaler must be one of/],
+    [['enhance', 'a.mp4', '--frobnicate'], /frobnicate/],
+    [['recompose', 'x.cutout.mkv'], /needs --bg/],
+    [['dance'], /unknown command "dance"/],
+  ])('refuses %j', (argv, msg) => {
+    expect(() => parseCommand(argv)).toThrow(UsageError);
+    expect(() => parseCommand(argv)).toThrow(msg);
+  });
+  it('parses recompose, doctor and help', () => {
+    expect(parseCommand(['recompose', 'x.cutout.mkv', '--bg', '#00ff00'])).toMatchObject({ kind: 'recompose', cutouts: ['x.cutout.mkv'], opts: { bg: '#00ff00' } });
+    expect(parseCommand(['doctor', '--json'])).toEqual({ kind: 'doctor', json: true });
+    expect(parseCommand([])).toEqual({ kind: 'help', topic: undefined });
+  });
+});
+
+describe('output names', () => {
+  it('derives outputs from the input name', () => {
+    expect(outputPathFor('clips/My Dance.mov', 'out')).toBe('out/My Dance.enhanced.mp4');
+    expect(cutoutPathFor('clips/My Dance.mov', 'out')).toBe('out/My Dance.cutout.mkv');
+    expect(outputPathFor('out/My Dance.cutout.mkv', 'out', 'sunset')).toBe('out/My Dance.sunset.mp4');
+  });
+});
