@@ -17,6 +17,7 @@ import {
   locateRealesrgan,
   locateRvmModel,
   pickVulkanDevice,
+  isCpuVulkanDevice,
   realesrganFileName,
   RVM_MODEL_FILE,
   vulkanDeviceList,
@@ -110,7 +111,7 @@ async function vulkanCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
   if (!picked) {
     return { name, ok: false, required: usesVulkan, detail: `upscale.realesrgan.gpu=${gpu} is not among ${all}`, fix: `set upscale.realesrgan.gpu to one of ${devices.map((d) => d.index).join(', ')} (or empty)` };
   }
-  const cpuNote = picked.type.includes('CPU') ? ' — a CPU driver: works, but far too slow for real videos' : '';
+  const cpuNote = isCpuVulkanDevice(picked) ? ' — a CPU driver: works, but far too slow for real videos (upscale.realesrgan.onCpuDriver decides)' : '';
   const others = devices.length > 1 ? ` (of ${all})` : '';
   return { name, ok: true, required: usesVulkan, detail: `${picked.index}: ${picked.name}${cpuNote}${others}` };
 }

@@ -32,7 +32,7 @@ describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {
   });
 
   it('upscales chunk by chunk on the Vulkan device, and recompose is at least 10x faster than the first run', async () => {
-    const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '48', DANCELIFT_CHUNK_FRAMES: '1' });
+    const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '48', DANCELIFT_CHUNK_FRAMES: '1', DANCELIFT_REALESRGAN_ON_CPU: 'use' });
     const cut = work('girl2.cutout.mkv');
     const first = await enhance({ input: twoFrames, output: work('girl2.mp4'), cutout: cut, background: '#00ff00', upscaler: 'realesrgan', matting: 'rvm', scale: 2, config });
     const up = first.stats.stages[1];
@@ -53,7 +53,7 @@ describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {
   });
 
   it('cancel kills the upscaler and ffmpeg, removes temp files and leaves no output', async () => {
-    const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '48', DANCELIFT_CHUNK_FRAMES: '1' });
+    const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '48', DANCELIFT_CHUNK_FRAMES: '1', DANCELIFT_REALESRGAN_ON_CPU: 'use' });
     const ac = new AbortController();
     const out = work('cancelled.mp4');
     const running = enhance({ input: twoFrames, output: out, background: '#00ff00', upscaler: 'realesrgan', matting: 'rvm', config, signal: ac.signal });

@@ -27,6 +27,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_UPSCALER: { path: ['upscale', 'engine'] },
   DANCELIFT_SCALE: { path: ['upscale', 'scale'], parse: Number },
   DANCELIFT_REALESRGAN: { path: ['upscale', 'realesrgan', 'binary'] },
+  DANCELIFT_REALESRGAN_ON_CPU: { path: ['upscale', 'realesrgan', 'onCpuDriver'] },
   DANCELIFT_REALESRGAN_TILE: { path: ['upscale', 'realesrgan', 'tile'], parse: Number },
   DANCELIFT_MATTING: { path: ['matte', 'engine'] },
   DANCELIFT_RVM_MODEL: { path: ['matte', 'rvm', 'model'] },

@@ -77,7 +77,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const partialCutout = req.cutout ? partialName(req.cutout) : undefined;
 
   try {
-    const upscaler = createUpscaler(config, upscalerName, scale, log);
+    const upscaler = await createUpscaler(config, upscalerName, scale, log);
     engines.push(upscaler);
     const matter = await createMatter(config, mattingName, log);
     engines.push(matter);

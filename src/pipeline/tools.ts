@@ -274,6 +274,11 @@ export async function vulkanDevices(): Promise<string[]> {
   return (await vulkanDeviceList()).map((d) => d.name);
 }
 
+/** Pure: Mesa's lavapipe/llvmpipe and SwiftShader run Vulkan on the CPU: real, but minutes per frame. */
+export function isCpuVulkanDevice(d: VulkanDevice): boolean {
+  return /CPU/i.test(d.type) || /llvmpipe|lavapipe|swiftshader/i.test(d.name);
+}
+
 /**
  * Pure: the device realesrgan-ncnn-vulkan will pick. `-g N` when configured, else ncnn's default:
  * the first discrete GPU, then the first integrated one, then whatever comes first.

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { vulkanDeviceList } from '../tools.js';
+import { isCpuVulkanDevice, vulkanDeviceList } from '../tools.js';
 
 /**
  * Cheap reasons not to try a provider at all. Trying CUDA without its library, or WebGPU on a
@@ -15,7 +15,7 @@ export async function providerPrecheck(provider: string): Promise<string | null>
   }
   if (provider === 'webgpu' && process.platform === 'linux') {
     const devices = await vulkanDeviceList().catch(() => []);
-    if (devices.length > 0 && devices.every((d) => /CPU/i.test(d.type) || /llvmpipe|lavapipe|swiftshader/i.test(d.name))) {
+    if (devices.length > 0 && devices.every(isCpuVulkanDevice)) {
       return `no GPU Vulkan device (only ${devices.map((d) => d.name).join(', ')})`;
     }
   }
