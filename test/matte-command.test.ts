@@ -6,6 +6,8 @@ import { PipelineError } from '../src/pipeline/errors.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { createCommandMatte, splitTemplate, substituteArgs } from '../src/pipeline/engines/matte-command.js';
 import { clips, decodeRgb, tempDir } from './helpers/media.js';
+import { rejection } from './helpers/assert.js';
+import { processCommandLines } from './helpers/procs.js';
 
 const W = 64;
 const H = 48;
@@ -14,23 +16,11 @@ const FRAME = W * H * 3;
 /** ffmpeg as the "matting tool": alpha 0 on the left half, 255 on the right half. */
 const HALF = `ffmpeg -v error -y -i {input} -vf "format=gray,geq=lum='if(gt(X,W/2),255,0)'"`;
 
-async function rejection(p: Promise<unknown> | (() => unknown)): Promise<PipelineError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (err) {
-    expect(err).toBeInstanceOf(PipelineError);
-    return err as PipelineError;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** Command lines of live (non-zombie) processes. */
 async function liveProcesses(): Promise<string[]> {
-  const { stdout } = await execa('ps', ['-eo', 'stat=,args=']);
-  return stdout
-    .split('\n')
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith('Z'));
+  return processCommandLines()
+    .filter((p) => !p.zombie && p.args)
+    .map((p) => p.args);
 }
 
 describe('splitTemplate / substituteArgs', () => {

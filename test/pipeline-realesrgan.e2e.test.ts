@@ -1,6 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enhance } from '../src/pipeline/index.js';
 import { recompose } from '../src/pipeline/recompose.js';
@@ -9,6 +8,7 @@ import { dirBytes } from '../src/pipeline/tempdir.js';
 import { findRealesrgan } from '../src/pipeline/tools.js';
 import { clips, ffprobeJson, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
+import { processCommandLines } from './helpers/procs.js';
 
 const tmp = tempDir('dancelift-esrgan-');
 const work = (...p: string[]) => path.join(tmp.dir, ...p);
@@ -22,8 +22,9 @@ afterAll(() => tmp.remove());
 
 /** Processes whose command line mentions this test's temp dir: our children, if any are left. */
 async function childrenLeft(): Promise<string[]> {
-  const { stdout } = await execa('ps', ['-eo', 'args=']);
-  return stdout.split('\n').filter((l) => l.includes(tmp.dir) && !l.startsWith('ps '));
+  return processCommandLines()
+    .filter((p) => !p.zombie && p.args.includes(tmp.dir))
+    .map((p) => p.args);
 }
 
 describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {

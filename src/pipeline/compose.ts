@@ -33,12 +33,15 @@ const MP4_AUDIO = new Set(['aac', 'mp3', 'alac', 'ac3', 'eac3']);
 /** Pure: the input arguments of a background, confined to local files like every user input. */
 export function backgroundInputArgs(bg: Background, width: number, height: number, fps: string): string[] {
   if (bg.kind === 'color') return ['-f', 'lavfi', '-i', `color=c=${bg.color}:s=${width}x${height}:r=${fps}`];
-  return backgroundFileInputArgs(bg);
+  // A still is read once and repeated by the filter graph (see coverFilter): looping it at the
+  // input would decode the picture again for every frame, which costs more than the whole compose.
+  return backgroundFileInputArgs(bg, { loop: bg.kind === 'video' });
 }
 
-/** Pure: scale to *cover* the frame and centre-crop; never stretch. */
-export function coverFilter(width: number, height: number, fps: string): string {
-  return `scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic,crop=${width}:${height},setsar=1,fps=${fps}`;
+/** Pure: scale to *cover* the frame and centre-crop, never stretch; a still is then repeated forever. */
+export function coverFilter(width: number, height: number, fps: string, kind: Background['kind']): string {
+  const repeat = kind === 'image' ? ',loop=loop=-1:size=1' : '';
+  return `scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic,crop=${width}:${height},setsar=1${repeat},fps=${fps}`;
 }
 
 export function audioArgs(audio: ComposePlan['audioFrom'], inputIndex: number): string[] {
@@ -83,7 +86,7 @@ export function composeArgs(p: ComposePlan): string[] {
     fg = '[fg]';
   }
   if (p.background) {
-    graph.push(`[${bgIndex}:v]${coverFilter(p.width, p.height, p.fpsRational)}[bg]`);
+    graph.push(`[${bgIndex}:v]${coverFilter(p.width, p.height, p.fpsRational, p.background.kind)}[bg]`);
     // shortest=1: the background is looped forever; the dancer's frames decide the length.
     graph.push(`[bg]${fg}overlay=shortest=1:format=auto,format=yuv420p[out]`);
   } else {

@@ -1,10 +1,10 @@
 import { expect } from 'vitest';
 import { PipelineError } from '../../src/pipeline/errors.js';
 
-/** Awaits a promise that must reject with a PipelineError, and returns that error. */
-export async function rejection(p: Promise<unknown>): Promise<PipelineError> {
+/** Awaits a promise (or calls a function) that must fail with a PipelineError, and returns that error. */
+export async function rejection(p: Promise<unknown> | (() => unknown)): Promise<PipelineError> {
   try {
-    await p;
+    await (typeof p === 'function' ? p() : p);
   } catch (err) {
     expect(err).toBeInstanceOf(PipelineError);
     return err as PipelineError;
