@@ -6,7 +6,7 @@ import { recompose } from '../src/pipeline/recompose.js';
 import { PipelineError } from '../src/pipeline/errors.js';
 import { dirBytes } from '../src/pipeline/tempdir.js';
 import { findRealesrgan } from '../src/pipeline/tools.js';
-import { clips, ffprobeJson, tempDir } from './helpers/media.js';
+import { clips, ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 import { processCommandLines } from './helpers/procs.js';
 
@@ -79,7 +79,9 @@ describe('temp space', () => {
     // The command engine writes each chunk to temp files (as an external matting script needs),
     // like the realesrgan engine but fast enough to run a clip four times longer.
     const short = await makeClip(tmp.dir, 'intel-2s.mp4', clips.intel, { seconds: 2, width: 96, height: 54, start: 20 });
-    const long = await makeClip(tmp.dir, 'intel-8s.mp4', clips.intel, { seconds: 8, width: 96, height: 54, start: 20 });
+    // The same 2 s four times over: same content per chunk, four times the length.
+    const long = work('intel-8s.mp4');
+    await ffmpeg(['-stream_loop', '3', '-i', short, '-c', 'copy', long]);
     const config = testConfig(tmp.dir, {
       DANCELIFT_CHUNK_FRAMES: '5',
       DANCELIFT_MATTE_COMMAND: 'ffmpeg -v error -y -i {input} -vf format=gray,geq=lum=255 -c:v libx264 -qp 0 {output}',

@@ -31,6 +31,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_REALESRGAN_TILE: { path: ['upscale', 'realesrgan', 'tile'], parse: Number },
   DANCELIFT_MATTING: { path: ['matte', 'engine'] },
   DANCELIFT_RVM_MODEL: { path: ['matte', 'rvm', 'model'] },
+  DANCELIFT_RVM_RATIO: { path: ['matte', 'rvm', 'downsampleRatio'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_ORT_PROVIDERS: { path: ['matte', 'rvm', 'providers'], parse: (v) => v.split(',').map((s) => s.trim()) },
   DANCELIFT_MATTE_COMMAND: { path: ['matte', 'command', 'template'] },
   DANCELIFT_MAX_SHORT_SIDE: { path: ['pipeline', 'maxInputShortSide'], parse: Number },

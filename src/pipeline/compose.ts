@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { backgroundFileInputArgs, type Background } from '../backgrounds/library.js';
 import { fileUrl, INPUT_GUARDS } from './probe.js';
@@ -101,6 +101,19 @@ export function composeArgs(p: ComposePlan): string[] {
   return args;
 }
 
+/** Resolves when the pipe wants more data or is gone, leaving no listener behind. */
+function drainedOrClosed(stream: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
 /** Runs the compose ffmpeg, feeding it chunks as they arrive; resolves when the file is complete. */
 export async function composeFromChunks(
   plan: ComposePlan,
@@ -119,7 +132,7 @@ export async function composeFromChunks(
   try {
     for await (const chunk of chunks) {
       if (broken) break;
-      if (!stdin.write(chunk.pixels)) await Promise.race([once(stdin, 'drain'), once(stdin, 'close')]);
+      if (!stdin.write(chunk.pixels)) await drainedOrClosed(stdin);
       onChunk(chunk);
     }
   } catch (err) {

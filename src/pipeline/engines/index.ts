@@ -5,7 +5,7 @@ import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { createNoMatte, createNoUpscale } from './passthrough.js';
 import { createFfmpegUpscale } from './upscale-ffmpeg.js';
 import { createRealesrganUpscale } from './upscale-realesrgan.js';
-import { createRvmMatte } from './matte-rvm.js';
+import { createRvmMatteThreaded } from './matte-rvm-threaded.js';
 import { createCommandMatte } from './matte-command.js';
 
 export type UpscalerName = Config['upscale']['engine'];
@@ -51,7 +51,7 @@ export async function createMatter(config: Config, engine: MattingName, log: (m:
       fix: 'npm run setup, or set DANCELIFT_RVM_MODEL=/path/to/rvm_mobilenetv3_fp32.onnx',
     });
   }
-  return createRvmMatte({
+  return createRvmMatteThreaded({
     modelPath: model.path,
     providers: config.matte.rvm.providers,
     downsampleRatio: config.matte.rvm.downsampleRatio,
