@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enhance } from '../src/pipeline/index.js';
 import { recompose } from '../src/pipeline/recompose.js';
 import { PipelineError } from '../src/pipeline/errors.js';
-import { clips, ffprobeJson, tempDir } from './helpers/media.js';
+import { clips, ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { boxMean, frameAt, makeClip, testConfig } from './helpers/fixtures.js';
 
 const tmp = tempDir('dancelift-e2e-');
@@ -84,6 +84,17 @@ describe('enhance, end to end on real clips', () => {
     expect(s.video).toMatchObject({ width: 384, height: 216, r_frame_rate: '50/1' });
     expect(s.audio).toBeDefined();
     expect(Math.abs(s.duration - (await streams(openpose)).duration)).toBeLessThanOrEqual(1 / 50 + 1e-3);
+  });
+
+  it('re-encodes audio MP4 cannot carry (Opus in MKV) to AAC, keeping its length', async () => {
+    const mkv = work('girl-opus.mkv');
+    await ffmpeg(['-i', girl, '-f', 'lavfi', '-i', 'sine=f=440:d=2', '-shortest', '-c:v', 'copy', '-c:a', 'libopus', mkv]);
+    const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '64' });
+    const out = work('girl-opus.mp4');
+    await enhance({ input: mkv, output: out, background: GREEN, upscaler: 'ffmpeg', matting: 'none', config });
+    const s = await streams(out);
+    expect(s.audio).toMatchObject({ codec_name: 'aac' });
+    expect(Math.abs(s.duration - 2)).toBeLessThanOrEqual(0.25);
   });
 
   it('with matting none keeps the original background', async () => {
