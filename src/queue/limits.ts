@@ -1,0 +1,265 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import type { Requester } from './jobs.js';
+
+/**
+ * Limits the producer enforces before it enqueues (open-source BullMQ has no per-user fairness):
+ * allowed chats, the queue length cap, jobs in flight per user and jobs per user per UTC day.
+ *
+ * Flow for one request:
+ *   checkLimits(...)        cheap early refusal, before downloading the user's file (reserves nothing)
+ *   storage.ensureFree(...) disk
+ *   reserveSlot(...)        atomic check + reservation of the per-user limits (a Lua script)
+ *   queue.add(...)          on failure: releaseSlot(...)
+ *   releaseSlot(...)        when the job completes, fails for good or is cancelled (idempotent)
+ *
+ * Keys (all under the queue prefix, so two installations can share a server):
+ *   `${prefix}:user:${platform}:${userId}:inflight`          sorted set: jobId → reserved at (ms)
+ *   `${prefix}:user:${platform}:${userId}:day:${YYYY-MM-DD}` counter, expires after two days
+ */
+
+export const REFUSAL_CODES = ['DISK_FULL', 'QUEUE_FULL', 'USER_BUSY', 'USER_DAILY_LIMIT', 'CHAT_NOT_ALLOWED'] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+/**
+ * The service says no (not an error of the job): why, in English, with the values a localised text
+ * needs in `params` (`limit`, `retryAfterS` when known, and per code: `waiting`, `inFlight`, `today`,
+ * `freeMb`, `neededMb`, `chatId`).
+ */
+export class ServiceRefusal extends Error {
+  readonly code: RefusalCode;
+  /** When a retry may succeed, in seconds; absent when unknown (USER_BUSY: when a job of theirs ends). */
+  readonly retryAfterS?: number;
+  readonly params: Record<string, string | number>;
+
+  constructor(code: RefusalCode, message: string, params: Record<string, string | number> = {}, retryAfterS?: number) {
+    super(message);
+    this.name = 'ServiceRefusal';
+    this.code = code;
+    if (retryAfterS !== undefined) this.retryAfterS = Math.max(1, Math.ceil(retryAfterS));
+    this.params = this.retryAfterS !== undefined ? { ...params, retryAfterS: this.retryAfterS } : { ...params };
+  }
+}
+
+export function isServiceRefusal(err: unknown): err is ServiceRefusal {
+  return err instanceof ServiceRefusal;
+}
+
+/** "3 h 5 min", "42 s": English durations for the messages. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.ceil(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  const rest = m % 60;
+  return rest ? `${h} h ${rest} min` : `${h} h`;
+}
+
+/** How long a full queue asks people to wait. */
+export const QUEUE_FULL_RETRY_S = 60;
+/** Day counters outlive their day a little, whatever the server's clock does. */
+const DAY_KEY_TTL_S = 2 * 24 * 3600;
+/** An in-flight set untouched this long belongs to nobody any more (its jobs were lost, not released). */
+const INFLIGHT_KEY_TTL_S = 7 * 24 * 3600;
+
+export function userKey(prefix: string, requester: Pick<Requester, 'platform' | 'userId'>): string {
+  return `${prefix}:user:${requester.platform}:${requester.userId}`;
+}
+export function inFlightKey(prefix: string, requester: Pick<Requester, 'platform' | 'userId'>): string {
+  return `${userKey(prefix, requester)}:inflight`;
+}
+/** The UTC day of `now` as YYYY-MM-DD. */
+export function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
+}
+export function dayKey(prefix: string, requester: Pick<Requester, 'platform' | 'userId'>, now: number): string {
+  return `${userKey(prefix, requester)}:day:${utcDay(now)}`;
+}
+/** Seconds from `now` to the next UTC midnight (at least 1). */
+export function secondsUntilUtcMidnight(now: number): number {
+  const d = new Date(now);
+  const midnight = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+  return Math.max(1, Math.ceil((midnight - now) / 1000));
+}
+
+// --- refusals ----------------------------------------------------------------------------------
+
+function chatNotAllowed(requester: Requester): ServiceRefusal {
+  const chatId = requester.guildId ?? requester.chatId;
+  return new ServiceRefusal('CHAT_NOT_ALLOWED', 'This chat is not allowed to use dancelift; ask its administrator.', { chatId });
+}
+
+function queueFull(limit: number, waiting: number): ServiceRefusal {
+  return new ServiceRefusal(
+    'QUEUE_FULL',
+    `The queue is full (${waiting} videos waiting, the limit is ${limit}); please try again in about a minute.`,
+    { limit, waiting },
+    QUEUE_FULL_RETRY_S,
+  );
+}
+
+function userBusy(limit: number, inFlight: number): ServiceRefusal {
+  return new ServiceRefusal(
+    'USER_BUSY',
+    `You already have ${inFlight} video${inFlight === 1 ? '' : 's'} in progress (the limit is ${limit}); send the next one when one of them is done.`,
+    { limit, inFlight },
+  );
+}
+
+function dailyLimit(limit: number, today: number, now: number): ServiceRefusal {
+  const retry = secondsUntilUtcMidnight(now);
+  return new ServiceRefusal(
+    'USER_DAILY_LIMIT',
+    `You have reached today's limit of ${limit} video${limit === 1 ? '' : 's'}; try again in ${formatDuration(retry)} (after midnight UTC).`,
+    { limit, today },
+    retry,
+  );
+}
+
+// --- checks ------------------------------------------------------------------------------------
+
+/**
+ * Whether the chat (or Discord server) may use the service: `limits.allowedChats` empty = all.
+ * Entries match the chat id or guild id, bare ("-1001234") or with the platform ("telegram:-1001234").
+ * The local CLI is never refused by it.
+ */
+export function chatAllowed(config: Config, requester: Requester): boolean {
+  const allowed = config.limits.allowedChats;
+  if (allowed.length === 0 || requester.platform === 'cli') return true;
+  const ids = [requester.chatId, requester.guildId].filter((x): x is string => typeof x === 'string' && x !== '');
+  return ids.some((id) => allowed.includes(id) || allowed.includes(`${requester.platform}:${id}`));
+}
+
+export interface UserUsage {
+  inFlight: number;
+  today: number;
+}
+
+/** A user's jobs in flight and jobs counted today. */
+export async function userUsage(redis: Redis, prefix: string, requester: Requester, now = Date.now()): Promise<UserUsage> {
+  const [inFlight, today] = await Promise.all([redis.zcard(inFlightKey(prefix, requester)), redis.get(dayKey(prefix, requester, now))]);
+  return { inFlight, today: Number(today ?? 0) };
+}
+
+/**
+ * Every limit, read-only (reserves nothing): throws a ServiceRefusal. Run it before the expensive part
+ * of a request (downloading the file); `reserveSlot` checks the per-user limits again, atomically.
+ * `queueCounts.waiting`: the enhance queue's waiting jobs (BullMQ's getWaitingCount()).
+ */
+export async function checkLimits(
+  redis: Redis,
+  prefix: string,
+  config: Config,
+  requester: Requester,
+  queueCounts: { waiting: number },
+  now = Date.now(),
+): Promise<void> {
+  if (!chatAllowed(config, requester)) throw chatNotAllowed(requester);
+  const { maxQueueLength, perUserInFlight, perUserPerDay } = config.limits;
+  if (queueCounts.waiting >= maxQueueLength) throw queueFull(maxQueueLength, queueCounts.waiting);
+  const usage = await userUsage(redis, prefix, requester, now);
+  // The daily limit first: "come back tomorrow" is the more useful answer when both apply.
+  if (usage.today >= perUserPerDay) throw dailyLimit(perUserPerDay, usage.today, now);
+  if (usage.inFlight >= perUserInFlight) throw userBusy(perUserInFlight, usage.inFlight);
+}
+
+/**
+ * KEYS: in-flight set, day counter. ARGV: jobId, max in flight, max per day, now (ms), day TTL, set TTL.
+ * Returns {status, inFlight, today}: 1 reserved, 0 already reserved (nothing counted twice),
+ * -1 busy, -2 daily limit.
+ */
+const RESERVE_SCRIPT = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  return {0, redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+end
+local inflight = redis.call('ZCARD', KEYS[1])
+local today = tonumber(redis.call('GET', KEYS[2]) or '0')
+if today >= tonumber(ARGV[3]) then return {-2, inflight, today} end
+if inflight >= tonumber(ARGV[2]) then return {-1, inflight, today} end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+today = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[5])
+return {1, inflight + 1, today}
+`;
+
+type ReserveCommand = (k1: string, k2: string, ...args: Array<string | number>) => Promise<[number, number, number]>;
+const defined = new WeakSet<Redis>();
+
+function reserveCommand(redis: Redis): ReserveCommand {
+  if (!defined.has(redis)) {
+    // defineCommand sends EVALSHA and falls back to EVAL once per server (script cache).
+    redis.defineCommand('danceliftReserveSlot', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+    defined.add(redis);
+  }
+  const cmd = (redis as unknown as { danceliftReserveSlot: ReserveCommand }).danceliftReserveSlot;
+  return cmd.bind(redis);
+}
+
+export interface Reservation {
+  /** False when this job already held a slot (a repeated call counts nothing). */
+  reserved: boolean;
+  inFlight: number;
+  today: number;
+}
+
+/**
+ * Atomically checks the user's limits and takes a slot for `jobId`: adds it to their in-flight set and
+ * counts it for today (UTC). Two simultaneous requests cannot both take the last slot. Calling it again
+ * for the same job is harmless. Throws USER_DAILY_LIMIT or USER_BUSY.
+ */
+export async function reserveSlot(
+  redis: Redis,
+  prefix: string,
+  config: Config,
+  requester: Requester,
+  jobId: string,
+  now = Date.now(),
+): Promise<Reservation> {
+  const { perUserInFlight, perUserPerDay } = config.limits;
+  const [status, inFlight, today] = await reserveCommand(redis)(
+    inFlightKey(prefix, requester),
+    dayKey(prefix, requester, now),
+    jobId,
+    perUserInFlight,
+    perUserPerDay,
+    now,
+    DAY_KEY_TTL_S,
+    INFLIGHT_KEY_TTL_S,
+  );
+  if (status === -2) throw dailyLimit(perUserPerDay, today, now);
+  if (status === -1) throw userBusy(perUserInFlight, inFlight);
+  return { reserved: status === 1, inFlight, today };
+}
+
+/**
+ * Frees the job's slot (the day's count stays). Idempotent: call it whenever a job completes, fails for
+ * good or is cancelled. Returns whether the job held a slot.
+ */
+export async function releaseSlot(redis: Redis, prefix: string, requester: Pick<Requester, 'platform' | 'userId'>, jobId: string): Promise<boolean> {
+  return (await redis.zrem(inFlightKey(prefix, requester), jobId)) > 0;
+}
+
+/** The jobs holding the user's slots, oldest first. */
+export async function inFlightJobs(redis: Redis, prefix: string, requester: Pick<Requester, 'platform' | 'userId'>): Promise<string[]> {
+  return redis.zrange(inFlightKey(prefix, requester), 0, -1);
+}
+
+/**
+ * Frees the slots of jobs that no longer exist (removed from the queue by hand, or lost), so that a
+ * user is not refused forever. `exists` asks the queue (e.g. `async (id) => (await queue.getJob(id)) != null`
+ * and not finished). Returns the ids it freed. Worth calling before a USER_BUSY refusal is sent.
+ */
+export async function pruneInFlight(
+  redis: Redis,
+  prefix: string,
+  requester: Pick<Requester, 'platform' | 'userId'>,
+  exists: (jobId: string) => Promise<boolean>,
+): Promise<string[]> {
+  const freed: string[] = [];
+  for (const id of await inFlightJobs(redis, prefix, requester)) {
+    if (!(await exists(id)) && (await releaseSlot(redis, prefix, requester, id))) freed.push(id);
+  }
+  return freed;
+}
