@@ -1,0 +1,184 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import type { Config } from '../src/config/schema.js';
+import { makeLink, publicBaseUrl, signPath, verifyLink } from '../src/web/links.js';
+import { linkSecret, SECRET_FILE } from '../src/web/secret.js';
+import { contentDisposition, contentTypeFor, isSafeRelPath, parseRange } from '../src/web/server.js';
+
+const SECRET = 'test-secret-0123456789abcdef0123456789';
+const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
+
+function query(link: string): { path: string; exp: string | undefined; sig: string | undefined } {
+  const u = new URL(link);
+  return { path: u.pathname, exp: u.searchParams.get('exp') ?? undefined, sig: u.searchParams.get('sig') ?? undefined };
+}
+
+describe('signPath', () => {
+  it('is a deterministic base64url HMAC of path and expiry', () => {
+    const a = signPath('job1/out.mp4', 1_900_000_000, SECRET);
+    expect(a).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(signPath('job1/out.mp4', 1_900_000_000, SECRET)).toBe(a);
+    expect(signPath('job1/out.mp4', 1_900_000_001, SECRET)).not.toBe(a);
+    expect(signPath('job1/out.mp5', 1_900_000_000, SECRET)).not.toBe(a);
+    expect(signPath('job1/out.mp4', 1_900_000_000, SECRET + 'x')).not.toBe(a);
+  });
+
+  it('refuses an empty secret or a bad expiry', () => {
+    expect(() => signPath('a', 1, '')).toThrow(/secret/);
+    expect(() => signPath('a', 1.5, SECRET)).toThrow(/expiry/);
+    expect(() => signPath('a', -1, SECRET)).toThrow(/expiry/);
+  });
+});
+
+describe('makeLink', () => {
+  it('builds <base>/files/<encoded path>?exp&sig, with or without a trailing slash', () => {
+    const link = makeLink('https://dl.example.com/', 'job 1/out.mp4', 3600, SECRET, NOW);
+    const exp = NOW / 1000 + 3600;
+    expect(link).toBe(`https://dl.example.com/files/job%201/out.mp4?exp=${exp}&sig=${signPath('job 1/out.mp4', exp, SECRET)}`);
+    expect(makeLink('https://dl.example.com', 'job 1/out.mp4', 3600, SECRET, NOW)).toBe(link);
+    expect(makeLink('https://dl.example.com//', 'job 1/out.mp4', 3600, SECRET, NOW)).toBe(link);
+  });
+
+  it('encodes every segment, keeping the separators', () => {
+    const link = makeLink('http://h:1/base', 'a?b/#c/ダンス "x".mp4', 60, SECRET, NOW);
+    const { path: p } = query(link);
+    expect(p).toBe('/base/files/a%3Fb/%23c/%E3%83%80%E3%83%B3%E3%82%B9%20%22x%22.mp4');
+  });
+
+  it('round-trips through verifyLink on the decoded path', () => {
+    const rel = 'j/ダンス (1).mp4';
+    const { path: p, exp, sig } = query(makeLink('http://h', rel, 60, SECRET, NOW));
+    const decoded = decodeURIComponent(p.slice('/files/'.length));
+    expect(decoded).toBe(rel);
+    expect(verifyLink(decoded, exp, sig, SECRET, NOW)).toBe('ok');
+    expect(verifyLink(decoded, exp, sig, SECRET, NOW + 59_000)).toBe('ok');
+  });
+});
+
+describe('verifyLink', () => {
+  const rel = 'job1/out.mp4';
+  const { exp, sig } = query(makeLink('http://h', rel, 60, SECRET, NOW));
+
+  it('expires at exp', () => {
+    expect(verifyLink(rel, exp, sig, SECRET, NOW + 60_000)).toBe('expired');
+    expect(verifyLink(rel, exp, sig, SECRET, NOW + 3600_000)).toBe('expired');
+  });
+
+  it('rejects tampering and malformed input as bad', () => {
+    expect(verifyLink('job1/out2.mp4', exp, sig, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, String(Number(exp) + 1), sig, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, exp, sig, SECRET + 'x', NOW)).toBe('bad');
+    const flipped = sig!.slice(0, 10) + (sig![10] === 'A' ? 'B' : 'A') + sig!.slice(11);
+    expect(verifyLink(rel, exp, flipped, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, undefined, sig, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, exp, undefined, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, exp, '', SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, exp, sig + '=', SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, exp, sig!.slice(1), SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, `${exp}.0`, sig, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, `-${exp}`, sig, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, ` ${exp}`, sig, SECRET, NOW)).toBe('bad');
+    expect(verifyLink(rel, exp, sig, '', NOW)).toBe('bad');
+  });
+
+  it('accepts only the canonical spelling of the signature', () => {
+    // The last base64url character of a 32-byte value carries 2 unused bits.
+    const last = sig!.at(-1)!;
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const i = alphabet.indexOf(last);
+    const twin = sig!.slice(0, -1) + alphabet[i ^ 1];
+    expect(Buffer.from(twin, 'base64url').equals(Buffer.from(sig!, 'base64url'))).toBe(true);
+    expect(verifyLink(rel, exp, twin, SECRET, NOW)).toBe('bad');
+  });
+
+  it('reports a forged signature as bad even when the expiry is past', () => {
+    expect(verifyLink(rel, '1', sig, SECRET, NOW)).toBe('bad');
+  });
+});
+
+describe('server helpers', () => {
+  it('parses single byte ranges', () => {
+    expect(parseRange(undefined, 1000)).toEqual({ kind: 'none' });
+    expect(parseRange('bytes=0-99', 1000)).toEqual({ kind: 'range', start: 0, end: 99 });
+    expect(parseRange('bytes=900-', 1000)).toEqual({ kind: 'range', start: 900, end: 999 });
+    expect(parseRange('bytes=-100', 1000)).toEqual({ kind: 'range', start: 900, end: 999 });
+    expect(parseRange('bytes=-5000', 1000)).toEqual({ kind: 'range', start: 0, end: 999 });
+    expect(parseRange('bytes=990-5000', 1000)).toEqual({ kind: 'range', start: 990, end: 999 });
+    expect(parseRange('bytes=1000-', 1000)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRange('bytes=5-4', 1000)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRange('bytes=-0', 1000)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRange('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
+    expect(parseRange('bytes=0-1,5-6', 1000)).toEqual({ kind: 'none' });
+    expect(parseRange('items=0-1', 1000)).toEqual({ kind: 'none' });
+    expect(parseRange('bytes=a-b', 1000)).toEqual({ kind: 'none' });
+    expect(parseRange('bytes=-', 1000)).toEqual({ kind: 'none' });
+  });
+
+  it('knows video content types', () => {
+    expect(contentTypeFor('x/a.mp4')).toBe('video/mp4');
+    expect(contentTypeFor('A.MKV')).toBe('video/x-matroska');
+    expect(contentTypeFor('a.bin')).toBe('application/octet-stream');
+    expect(contentTypeFor('noext')).toBe('application/octet-stream');
+  });
+
+  it('makes a safe Content-Disposition', () => {
+    expect(contentDisposition('out.mp4')).toBe(`attachment; filename="out.mp4"; filename*=UTF-8''out.mp4`);
+    expect(contentDisposition('He said "hi"\r\n.mp4')).toBe(`attachment; filename="He said hi.mp4"; filename*=UTF-8''He%20said%20hi.mp4`);
+    expect(contentDisposition('ダンス.mp4')).toBe(`attachment; filename="___.mp4"; filename*=UTF-8''%E3%83%80%E3%83%B3%E3%82%B9.mp4`);
+    expect(contentDisposition("it's (1)*.mp4")).toBe(`attachment; filename="it's (1)*.mp4"; filename*=UTF-8''it%27s%20%281%29%2A.mp4`);
+    expect(contentDisposition('a\\b%41.mp4')).toBe(`attachment; filename="ab_41.mp4"; filename*=UTF-8''ab%2541.mp4`);
+    expect(contentDisposition('evil\u202egnp.mp4')).not.toMatch(/\u202e/);
+  });
+
+  it('accepts only plain relative paths', () => {
+    for (const ok of ['a.mp4', 'job1/out.mp4', 'a b/c..d/.hidden', 'x/%2e%2e/y']) expect(isSafeRelPath(ok), ok).toBe(true);
+    for (const bad of ['', '../a', 'a/../b', 'a/..', './a', 'a/./b', '/etc/passwd', 'a//b', 'a/', 'a\\..\\b', 'a\0b', 'C:\\x', '\\\\host\\share'])
+      expect(isSafeRelPath(bad), JSON.stringify(bad)).toBe(false);
+  });
+});
+
+describe('publicBaseUrl and linkSecret', () => {
+  let dir: string;
+  let base: Config;
+  beforeAll(async () => {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'dl-links-'));
+    base = loadConfig({ env: { DANCELIFT_DATA_DIR: path.join(dir, 'data') } });
+    base.web.linkSecret = '';
+  });
+  afterAll(async () => {
+    await fs.rm(dir, { recursive: true, force: true });
+  });
+
+  const withWeb = (web: Partial<Config['web']>, dataDir?: string): Config => ({ ...base, dataDir: dataDir ?? base.dataDir, web: { ...base.web, ...web } });
+
+  it('publicBaseUrl: the configured one without trailing slash, else localhost:<port>', () => {
+    expect(publicBaseUrl(withWeb({ publicBaseUrl: 'https://x.example/dl/', port: 1234 }))).toBe('https://x.example/dl');
+    expect(publicBaseUrl(withWeb({ publicBaseUrl: '', port: 1234 }))).toBe('http://localhost:1234');
+  });
+
+  it('uses the configured secret when there is one', async () => {
+    expect(await linkSecret(withWeb({ linkSecret: 'from-config' }, path.join(dir, 'unused')))).toBe('from-config');
+    await expect(fs.stat(path.join(dir, 'unused'))).rejects.toThrow();
+  });
+
+  it('creates <dataDir>/link-secret once (0600) and reads it back, even under a race', async () => {
+    const cfg = withWeb({ linkSecret: '' }, path.join(dir, 'fresh', 'data'));
+    const all = await Promise.all(Array.from({ length: 8 }, () => linkSecret(cfg)));
+    expect(new Set(all).size).toBe(1);
+    expect(all[0]).toMatch(/^[0-9a-f]{64}$/);
+    const file = path.join(cfg.dataDir, SECRET_FILE);
+    expect((await fs.stat(file)).mode & 0o777).toBe(0o600);
+    expect(await linkSecret(cfg)).toBe(all[0]);
+    expect((await fs.readdir(cfg.dataDir)).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('refuses a truncated secret file rather than signing with it', async () => {
+    const cfg = withWeb({ linkSecret: '' }, path.join(dir, 'short'));
+    await fs.mkdir(cfg.dataDir, { recursive: true });
+    await fs.writeFile(path.join(cfg.dataDir, SECRET_FILE), 'abc\n');
+    await expect(linkSecret(cfg)).rejects.toThrow(/too short/);
+  });
+});
