@@ -8,5 +8,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     fileParallelism: false,
     include: ['test/**/*.test.ts'],
+    // The service logs every job at info; tests only want warnings and errors.
+    env: { LOG_LEVEL: 'warn' },
   },
 });

@@ -13,6 +13,7 @@ import { doctor, formatDoctor } from './doctor.js';
 import { backgroundsDir } from './backgrounds/select.js';
 import { ensureDefaultBackgrounds, listBackgrounds } from './backgrounds/library.js';
 import { formatProvision, provision } from './provision/index.js';
+import { runCancel, runJobs, runStart, runSubmit } from './cli/service-commands.js';
 
 interface Outcome {
   input: string;
@@ -151,6 +152,14 @@ async function main(argv: string[]): Promise<number> {
       else process.stdout.write(`${list.map((b) => `${b.name.padEnd(16)} ${b.kind.padEnd(6)} ${b.path}`).join('\n')}\n(also: any image/video path, or a colour like #00b140)\n`);
       return 0;
     }
+    case 'start':
+      return runStart(loadConfig({ file: cmd.config }));
+    case 'submit':
+      return runSubmit(cmd.file, cmd.opts, loadConfig({ file: cmd.opts.config }));
+    case 'jobs':
+      return runJobs(loadConfig({ file: cmd.config }), cmd.json);
+    case 'cancel':
+      return runCancel(loadConfig({ file: cmd.config }), cmd.ids);
     case 'provision': {
       const report = await provision(loadConfig(), { log: (m: string) => process.stderr.write(`${m}\n`) });
       process.stdout.write(`${formatProvision(report)}\n`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRvmMatte } from '../src/pipeline/engines/matte-rvm.js';
+import { createRvmMatte, type RvmMatteOptions } from '../src/pipeline/engines/matte-rvm.js';
 import { createRvmMatteThreaded } from '../src/pipeline/engines/matte-rvm-threaded.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { clips, decodeRgb, rvmModel } from './helpers/media.js';
@@ -9,7 +9,7 @@ const W = 256;
 const H = 256;
 const ctx = (signal = new AbortController().signal): StageContext => ({ signal, tempDir: '/tmp', log: () => {} });
 const chunkOf = (pixels: Buffer, index: number, start: number, count: number): Chunk => ({ index, start, count, width: W, height: H, format: 'rgb24', pixels });
-const opts = { modelPath: rvmModel, providers: ['cpu'], downsampleRatio: 0.5 } as const;
+const opts: RvmMatteOptions = { modelPath: rvmModel, providers: ['cpu'], downsampleRatio: 0.5 };
 
 describe('RVM in a worker thread', () => {
   it('gives the in-process engine’s exact output, chunk after chunk, while the main thread stays free', async () => {

@@ -7,6 +7,10 @@ export type Command =
   | { kind: 'doctor'; json: boolean }
   | { kind: 'backgrounds'; json: boolean }
   | { kind: 'provision' }
+  | { kind: 'start'; config?: string }
+  | { kind: 'submit'; file: string; opts: SubmitFlags }
+  | { kind: 'jobs'; json: boolean; config?: string }
+  | { kind: 'cancel'; ids: string[]; config?: string }
   | { kind: 'help'; topic?: string }
   | { kind: 'version' };
 
@@ -26,6 +30,10 @@ export interface EnhanceFlags extends CommonFlags {
 }
 
 export type RecomposeFlags = CommonFlags;
+
+export interface SubmitFlags extends Omit<EnhanceFlags, 'out'> {
+  wait: boolean;
+}
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -52,6 +60,29 @@ const common = {
 type Options = NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>['options']>;
 type Parsed = { values: Record<string, string | boolean | undefined>; positionals: string[] };
 
+/** Options shared by `enhance` and `submit`: how a job is run. */
+const jobOptions = {
+  ...common,
+  scale: { type: 'string', short: 's' },
+  upscaler: { type: 'string' },
+  matting: { type: 'string' },
+  'keep-cutout': { type: 'boolean' },
+} as const;
+
+function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
+  const scale = oneOf('scale', v.scale as string | undefined, ['1', '2', '3', '4']);
+  return {
+    json: Boolean(v.json),
+    bg: v.bg as string | undefined,
+    lang: v.lang as string | undefined,
+    config: v.config as string | undefined,
+    scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
+    upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'ffmpeg', 'none']),
+    matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
+    keepCutout: Boolean(v['keep-cutout']),
+  };
+}
+
 function parse(argv: string[], options: Options): Parsed {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as Parsed;
@@ -73,31 +104,10 @@ export function parseCommand(argv: string[]): Command {
     case 'version':
       return { kind: 'version' };
     case 'enhance': {
-      const { values: v, positionals } = parse(rest, {
-        ...common,
-        scale: { type: 'string', short: 's' },
-        upscaler: { type: 'string' },
-        matting: { type: 'string' },
-        'keep-cutout': { type: 'boolean' },
-      });
+      const { values: v, positionals } = parse(rest, jobOptions);
       if (v.help) return { kind: 'help', topic: 'enhance' };
       if (positionals.length === 0) throw new UsageError('enhance needs at least one video file or folder');
-      const scale = oneOf('scale', v.scale as string | undefined, ['1', '2', '3', '4']);
-      return {
-        kind: 'enhance',
-        inputs: positionals,
-        opts: {
-          out: (v.out as string | undefined) ?? 'out',
-          json: Boolean(v.json),
-          bg: v.bg as string | undefined,
-          lang: v.lang as string | undefined,
-          config: v.config as string | undefined,
-          scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
-          upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'ffmpeg', 'none']),
-          matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
-          keepCutout: Boolean(v['keep-cutout']),
-        },
-      };
+      return { kind: 'enhance', inputs: positionals, opts: { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v) } };
     }
     case 'recompose': {
       const { values: v, positionals } = parse(rest, common);
@@ -117,8 +127,27 @@ export function parseCommand(argv: string[]): Command {
     }
     case 'provision':
       return { kind: 'provision' };
+    case 'start': {
+      const { values: v } = parse(rest, { config: { type: 'string' } });
+      return { kind: 'start', config: v.config as string | undefined };
+    }
+    case 'submit': {
+      const { values: v, positionals } = parse(rest, { ...jobOptions, wait: { type: 'boolean', short: 'w' } });
+      if (v.help) return { kind: 'help', topic: 'submit' };
+      if (positionals.length !== 1) throw new UsageError('submit takes exactly one video file');
+      return { kind: 'submit', file: positionals[0], opts: { ...jobFlags(v), wait: Boolean(v.wait) } };
+    }
+    case 'jobs': {
+      const { values: v } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
+      return { kind: 'jobs', json: Boolean(v.json), config: v.config as string | undefined };
+    }
+    case 'cancel': {
+      const { values: v, positionals } = parse(rest, { config: { type: 'string' } });
+      if (positionals.length === 0) throw new UsageError('cancel needs a job id (see `dancelift jobs`)');
+      return { kind: 'cancel', ids: positionals, config: v.config as string | undefined };
+    }
     default:
-      throw new UsageError(`unknown command "${name}" (try: enhance, recompose, doctor, backgrounds, provision, help)`);
+      throw new UsageError(`unknown command "${name}" (try: enhance, recompose, start, submit, jobs, cancel, doctor, backgrounds, provision, help)`);
   }
 }
 
@@ -129,6 +158,11 @@ Usage:
                     [--upscaler realesrgan|ffmpeg|none] [--matting rvm|command|none]
                     [--out DIR] [--keep-cutout] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
+  dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
+  dancelift submit <file> [--bg ...] [--scale N] [--wait] [--json]
+                                     put a job on the running service's queue (and follow it)
+  dancelift jobs [--json]            the queue: state, position, progress, requester
+  dancelift cancel <id>...           remove a waiting job or stop a running one
   dancelift backgrounds [--json]     list the background library
   dancelift doctor [--json]          check tools, models and devices
   dancelift provision                install realesrgan-ncnn-vulkan and the RVM model into tools/

@@ -40,6 +40,19 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_TEMP_DIR: { path: ['pipeline', 'tempDir'] },
   DANCELIFT_ENCODER: { path: ['encode', 'codec'] },
   DANCELIFT_BACKGROUNDS_DIR: { path: ['backgrounds', 'dir'] },
+  DANCELIFT_ROLES: { path: ['roles'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  REDIS_URL: { path: ['redis', 'url'] },
+  DANCELIFT_QUEUE_PREFIX: { path: ['queue', 'prefix'] },
+  DANCELIFT_CONCURRENCY: { path: ['queue', 'concurrency'], parse: Number },
+  DANCELIFT_LOCK_MS: { path: ['queue', 'lockDurationMs'], parse: Number },
+  DANCELIFT_STALLED_MS: { path: ['queue', 'stalledIntervalMs'], parse: Number },
+  DANCELIFT_BACKOFF_MS: { path: ['queue', 'backoffMs'], parse: Number },
+  DANCELIFT_HTTP_PORT: { path: ['web', 'port'], parse: Number },
+  PUBLIC_BASE_URL: { path: ['web', 'publicBaseUrl'] },
+  DANCELIFT_LINK_SECRET: { path: ['web', 'linkSecret'] },
+  DANCELIFT_ADMIN_TOKEN: { path: ['web', 'admin', 'token'] },
+  DANCELIFT_ADMIN_USER: { path: ['web', 'admin', 'user'] },
+  DANCELIFT_ADMIN_PASSWORD: { path: ['web', 'admin', 'password'] },
 };
 
 export function applyEnv(tree: Tree, env: NodeJS.ProcessEnv): Tree {

@@ -50,6 +50,37 @@ export const configSchema = z
       })
       .strict(),
     backgrounds: z.object({ dir: z.string(), default: z.string().min(1) }).strict(),
+    roles: z.array(z.enum(['bots', 'worker', 'web'])),
+    redis: z.object({ url: z.string(), embedded: z.boolean() }).strict(),
+    queue: z
+      .object({
+        prefix: z.string().min(1),
+        concurrency: z.number().int().min(1).max(16),
+        attempts: z.number().int().min(1).max(20),
+        backoffMs: z.number().int().min(0),
+        lockDurationMs: z.number().int().min(1000),
+        stalledIntervalMs: z.number().int().min(1000),
+      })
+      .strict(),
+    limits: z
+      .object({
+        perUserInFlight: z.number().int().min(1),
+        perUserPerDay: z.number().int().min(1),
+        maxQueueLength: z.number().int().min(1),
+        allowedChats: z.array(z.union([z.string(), z.number()]).transform(String)),
+      })
+      .strict(),
+    storage: z.object({ keepOutputsHours: z.number().positive(), minFreeMb: z.number().min(0) }).strict(),
+    web: z
+      .object({
+        port: z.number().int().min(0).max(65535),
+        host: z.string().min(1),
+        publicBaseUrl: z.string(),
+        linkTtlHours: z.number().positive(),
+        linkSecret: z.string(),
+        admin: z.object({ token: z.string(), user: z.string(), password: z.string() }).strict(),
+      })
+      .strict(),
     provision: z
       .object({
         realesrgan: z

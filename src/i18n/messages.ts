@@ -10,6 +10,7 @@ import { ERROR_CODES, type ErrorCode } from '../pipeline/errors.js';
 
 export { ERROR_CODES };
 import type { StageName } from '../pipeline/types.js';
+import { REFUSAL_CODES, type RefusalCode } from '../queue/limits.js';
 
 export type Locale = 'en' | 'zh';
 export const LOCALES: readonly Locale[] = ['en', 'zh'];
@@ -22,6 +23,8 @@ type Text = (p: Params) => string;
 
 export interface Texts {
   errors: Record<ErrorCode, Text>;
+  /** The service's refusals (limits, full queue, full disk), with when to try again. */
+  refusals: Record<RefusalCode, Text>;
   /** An error we have no code for. */
   genericError: Text;
   stages: Record<StageName, string>;
@@ -67,6 +70,12 @@ function dims(v: unknown): string {
   return str(v).replace(/(\d)x(\d)/g, '$1×$2');
 }
 
+/** ": try again in 5 min" when the refusal says when. */
+function retry(p: Params, locale: Locale): string {
+  if (!has(p.retryAfterS)) return '';
+  return locale === 'zh' ? `，请 ${formatDuration(p.retryAfterS, 'zh')} 后再试` : `: try again in ${formatDuration(p.retryAfterS, 'en')}`;
+}
+
 // ----- the table ---------------------------------------------------------------------------------
 
 export const TEXTS: Record<Locale, Texts> = {
@@ -91,6 +100,13 @@ export const TEXTS: Record<Locale, Texts> = {
       TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : 'A tool'} failed${has(p.detail) ? `: ${str(p.detail)}` : '.'}`,
       GPU_OUT_OF_MEMORY: () => 'The GPU ran out of memory. Try a smaller scale or tile size, or a shorter video.',
       CANCELLED: () => 'Cancelled.',
+    },
+    refusals: {
+      DISK_FULL: (p) => `The server is out of disk space right now${retry(p, 'en')}.`,
+      QUEUE_FULL: (p) => `The queue is full${has(p.limit) ? ` (${p.limit} videos waiting)` : ''}${retry(p, 'en')}.`,
+      USER_BUSY: (p) => `You already have ${has(p.limit) ? p.limit : 'the most'} videos queued or in progress: wait until one is done, then send the next.`,
+      USER_DAILY_LIMIT: (p) => `You have reached today's limit${has(p.limit) ? ` of ${p.limit} videos` : ''}${retry(p, 'en')}.`,
+      CHAT_NOT_ALLOWED: () => 'This chat is not allowed to use this bot. Ask its owner to add it.',
     },
     genericError: (p) => `Error: ${has(p.message) ? str(p.message) : 'something went wrong.'}`,
     stages: { decode: 'decode', upscale: 'upscale', matte: 'matte', compose: 'compose' },
@@ -129,6 +145,13 @@ export const TEXTS: Record<Locale, Texts> = {
       GPU_OUT_OF_MEMORY: () => '显卡显存不足。请尝试更小的放大倍数或分块大小，或更短的视频。',
       CANCELLED: () => '已取消。',
     },
+    refusals: {
+      DISK_FULL: (p) => `服务器磁盘空间不足${retry(p, 'zh')}。`,
+      QUEUE_FULL: (p) => `队列已满${has(p.limit) ? `（${p.limit} 个视频在等待）` : ''}${retry(p, 'zh')}。`,
+      USER_BUSY: (p) => `你已有 ${has(p.limit) ? p.limit : '最多'} 个视频在排队或处理中：请等其中一个完成后再发送。`,
+      USER_DAILY_LIMIT: (p) => `你已达到今日上限${has(p.limit) ? `（${p.limit} 个视频）` : ''}${retry(p, 'zh')}。`,
+      CHAT_NOT_ALLOWED: () => '此聊天不允许使用本机器人，请联系机器人所有者添加。',
+    },
     genericError: (p) => `出错了：${has(p.message) ? str(p.message) : '未知错误。'}`,
     stages: { decode: '解码', upscale: '超分放大', matte: '抠像', compose: '合成编码' },
     summary: {
@@ -164,6 +187,10 @@ export function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').trim();
 }
 
+function isRefusalCode(v: unknown): v is RefusalCode {
+  return typeof v === 'string' && (REFUSAL_CODES as readonly string[]).includes(v);
+}
+
 function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
 }
@@ -177,6 +204,10 @@ export function errorMessage(err: unknown, locale: Locale): string {
   const texts = TEXTS[locale] ?? TEXTS.en;
   if (typeof err === 'object' && err !== null) {
     const e = err as { code?: unknown; params?: unknown; message?: unknown };
+    if (isRefusalCode(e.code)) {
+      const params = typeof e.params === 'object' && e.params !== null ? (e.params as Params) : {};
+      return oneLine(texts.refusals[e.code](params));
+    }
     if (isErrorCode(e.code)) {
       const params = typeof e.params === 'object' && e.params !== null ? (e.params as Params) : {};
       return oneLine(texts.errors[e.code](params));

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, stat, statfs } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -19,9 +19,17 @@ export async function chooseTempRoot(setting: string, neededBytes: number): Prom
   return os.tmpdir();
 }
 
+/**
+ * A fresh temp dir for one run. Dirs left by an earlier run of the same job (a worker killed with
+ * SIGKILL cannot clean up) are removed first, so a job that runs again leaves no trace of the first.
+ */
 export async function makeRunDir(root: string, id: string): Promise<string> {
   await mkdir(root, { recursive: true });
-  return mkdtemp(path.join(root, `dancelift-${id.replace(/[^\w-]/g, '_')}-`));
+  const prefix = `dancelift-${id.replace(/[^\w-]/g, '_')}-`;
+  for (const name of await readdir(root)) {
+    if (name.startsWith(prefix)) await rm(path.join(root, name), { recursive: true, force: true });
+  }
+  return mkdtemp(path.join(root, prefix));
 }
 
 /** Bytes held under `dir` right now (files only). */

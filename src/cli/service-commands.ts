@@ -1,0 +1,174 @@
+import os from 'node:os';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { logger } from '../log.js';
+import { errorMessage, localeFrom, stageLabel, type Locale } from '../i18n/messages.js';
+import { openService, type Service } from '../service/context.js';
+import { startRoles } from '../service/start.js';
+import { submitEnhance } from '../queue/producer.js';
+import { cancelJob } from '../queue/cancel.js';
+import { queuePosition } from '../queue/queues.js';
+import { progressSchema, type JobResult, type Requester } from '../queue/jobs.js';
+import { jsonResultLine } from './render.js';
+import type { SubmitFlags } from './args.js';
+
+const localeOf = (lang?: string): Locale => localeFrom(lang ?? process.env.LC_ALL ?? process.env.LC_MESSAGES ?? process.env.LANG);
+
+/** `dancelift start`: runs until SIGINT/SIGTERM, then stops cleanly (running jobs handed back). */
+export async function runStart(config: Config): Promise<number> {
+  const running = await startRoles(config, logger);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  await running.close();
+  return 0;
+}
+
+function cliRequester(locale: Locale): Requester {
+  return { platform: 'cli', chatId: os.hostname(), userId: os.userInfo().username, userName: os.userInfo().username, locale };
+}
+
+/** The line a finished job prints: the same as `enhance --json`, plus the download link. */
+export function submitResultLine(input: string, service: Service, r: { result: JobResult; link: string }): string {
+  const line = JSON.parse(
+    jsonResultLine({
+      input,
+      output: service.storage.resolveOutput(r.result.output),
+      ok: true,
+      durationS: r.result.durationS,
+      width: r.result.width,
+      height: r.result.height,
+      stats: r.result.stats,
+    }),
+  ) as Record<string, unknown>;
+  return JSON.stringify({ ...line, link: r.link });
+}
+
+const POLL_MS = 500;
+
+/** `dancelift submit`: enqueue on the running service; with --wait, follow the job to its end. */
+export async function runSubmit(file: string, flags: SubmitFlags, config: Config): Promise<number> {
+  const locale = localeOf(flags.lang);
+  const service = await openService(config, { startEmbedded: false });
+  try {
+    const { jobId, position } = await submitEnhance(service.producer, {
+      file,
+      requester: cliRequester(locale),
+      background: flags.bg ?? config.backgrounds.default,
+      options: { scale: flags.scale, upscaler: flags.upscaler, matting: flags.matting, keepCutout: flags.keepCutout },
+      allowBackgroundPaths: true,
+    });
+    if (!flags.wait) {
+      process.stdout.write(flags.json ? `${JSON.stringify({ jobId, position: position ?? null })}\n` : `queued ${jobId}${position ? ` (position ${position})` : ''}\n`);
+      return 0;
+    }
+    process.stderr.write(`queued ${jobId}${position ? ` (position ${position})` : ''}\n`);
+    let last = '';
+    for (;;) {
+      const job = await service.queues.enhance.getJob(jobId);
+      if (!job) {
+        process.stdout.write(`${JSON.stringify({ input: file, output: null, ok: false, error: errorMessage({ code: 'CANCELLED' }, locale), jobId })}\n`);
+        return 1;
+      }
+      const state = await job.getState();
+      if (state === 'completed') {
+        process.stdout.write(`${submitResultLine(file, service, job.returnvalue as { result: JobResult; link: string })}\n`);
+        return 0;
+      }
+      if (state === 'failed') {
+        const reason = job.failedReason?.replace(/^[A-Z_]+: /, '') ?? 'failed';
+        const code = /^([A-Z_]+): /.exec(job.failedReason ?? '')?.[1];
+        const message = code ? errorMessage({ code, params: {} }, locale) : reason;
+        process.stdout.write(`${JSON.stringify({ input: file, output: null, ok: false, error: message, jobId })}\n`);
+        return 1;
+      }
+      let status: string;
+      if (state === 'waiting' || state === 'prioritized' || state === 'delayed') {
+        const pos = await queuePosition(service.queues.enhance, jobId);
+        status = `queued${pos ? ` (position ${pos})` : ''}`;
+      } else {
+        const p = progressSchema.safeParse(job.progress);
+        status = p.success
+          ? `${p.data.stage === 'queued' || p.data.stage === 'done' ? p.data.stage : stageLabel(p.data.stage, locale)} ${p.data.percent} %${p.data.fps ? ` · ${p.data.fps} fps` : ''}`
+          : state;
+      }
+      if (status !== last) {
+        process.stderr.write(`${status}\n`);
+        last = status;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } finally {
+    await service.close();
+  }
+}
+
+/** `dancelift jobs`: what is in the queue. */
+export async function runJobs(config: Config, json: boolean): Promise<number> {
+  const service = await openService(config, { startEmbedded: false });
+  try {
+    const q = service.queues.enhance;
+    const jobs = [
+      ...(await q.getJobs(['active'], 0, -1, true)),
+      ...(await q.getJobs(['waiting', 'prioritized', 'delayed'], 0, -1, true)),
+      ...(await q.getJobs(['completed', 'failed'], 0, 19, false)),
+    ].filter((j) => j !== undefined);
+    const rows = await Promise.all(
+      jobs.map(async (job) => {
+        const state = await job.getState();
+        const progress = progressSchema.safeParse(job.progress);
+        const r = job.data?.requester as Requester | undefined;
+        return {
+          id: job.id,
+          state,
+          position: state === 'waiting' ? await queuePosition(q, job.id!) : undefined,
+          progress: progress.success ? progress.data : undefined,
+          requester: r ? `${r.platform}:${r.userName ?? r.userId}` : '?',
+          input: job.data?.input?.name as string | undefined,
+          submitted: new Date(job.timestamp).toISOString(),
+          ...(state === 'failed' ? { reason: job.failedReason } : {}),
+        };
+      }),
+    );
+    if (json) {
+      process.stdout.write(`${JSON.stringify(rows)}\n`);
+    } else if (rows.length === 0) {
+      process.stdout.write('no jobs\n');
+    } else {
+      for (const r of rows) {
+        const where = r.position ? `#${r.position}` : r.progress ? `${r.progress.stage} ${r.progress.percent} %` : '';
+        process.stdout.write(`${String(r.id).padEnd(14)} ${r.state.padEnd(10)} ${where.padEnd(16)} ${r.requester.padEnd(22)} ${path.basename(r.input ?? '')}\n`);
+      }
+    }
+    return 0;
+  } finally {
+    await service.close();
+  }
+}
+
+/** `dancelift cancel <id>...` */
+export async function runCancel(config: Config, ids: string[]): Promise<number> {
+  const service = await openService(config, { startEmbedded: false });
+  let code = 0;
+  try {
+    for (const id of ids) {
+      const outcome = await cancelJob(service.cancel, id);
+      const text = {
+        removed: 'removed from the queue',
+        cancelling: 'stopping (the worker aborts it now)',
+        finished: 'already finished',
+        'not-found': 'no such job',
+      }[outcome];
+      process.stdout.write(`${id}: ${text}\n`);
+      if (outcome === 'finished' || outcome === 'not-found') code = 1;
+    }
+    return code;
+  } finally {
+    await service.close();
+  }
+}

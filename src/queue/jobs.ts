@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { ERROR_CODES } from '../pipeline/errors.js';
+
+/**
+ * The one schema for what crosses Redis: the data of an `enhance` job, its progress and its result,
+ * and the `deliver` job that carries the outcome back to whoever asked. Everything read back from
+ * Redis is parsed with these, so a job written by an older version fails loudly, not strangely.
+ */
+
+export const ENHANCE_QUEUE = 'enhance';
+export const DELIVER_QUEUE = 'deliver';
+
+export const localeSchema = z.enum(['en', 'zh']);
+
+export const requesterSchema = z.object({
+  platform: z.enum(['cli', 'telegram', 'discord', 'test']),
+  /** Chat (Telegram), channel (Discord) or the CLI's host name. */
+  chatId: z.string(),
+  /** Server (Discord guild) when there is one: allow-lists apply to it. */
+  guildId: z.string().optional(),
+  userId: z.string(),
+  userName: z.string().optional(),
+  locale: localeSchema,
+  /** The status message the bot edits as the job moves, when there is one. */
+  messageId: z.string().optional(),
+  /** Platform extras a bot needs to answer (e.g. Discord's interaction token and its expiry). */
+  reply: z.record(z.string()).optional(),
+});
+export type Requester = z.infer<typeof requesterSchema>;
+
+export const enhanceOptionsSchema = z.object({
+  scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).optional(),
+  upscaler: z.enum(['realesrgan', 'ffmpeg', 'none']).optional(),
+  matting: z.enum(['rvm', 'command', 'none']).optional(),
+  keepCutout: z.boolean().default(false),
+  /** Set by a retry after the GPU ran out of memory: a smaller realesrgan tile. */
+  tile: z.number().int().min(0).optional(),
+});
+export type EnhanceOptions = z.infer<typeof enhanceOptionsSchema>;
+
+export const enhanceJobSchema = z.object({
+  requester: requesterSchema,
+  input: z.object({
+    /** Relative to the data dir's `inputs/`; the file belongs to the job and is removed when it ends. */
+    file: z.string(),
+    /** The user's own name for it (shown, never used as a path). */
+    name: z.string(),
+    bytes: z.number().int().nonnegative(),
+  }),
+  /** A library name, a colour, or (CLI only) a path. */
+  background: z.string(),
+  options: enhanceOptionsSchema,
+  submittedAt: z.number(),
+  /** What earlier attempts changed (smaller tile, CPU engine): shown in the stats. */
+  notes: z.array(z.string()).default([]),
+});
+export type EnhanceJobData = z.infer<typeof enhanceJobSchema>;
+
+export const STAGES = ['queued', 'decode', 'upscale', 'matte', 'compose', 'done'] as const;
+export const progressSchema = z.object({
+  stage: z.enum(STAGES),
+  percent: z.number().min(0).max(100),
+  fps: z.number().nonnegative(),
+  etaS: z.number().nonnegative().nullable(),
+  /** 1-based place in the queue while waiting. */
+  position: z.number().int().positive().optional(),
+});
+export type JobProgress = z.infer<typeof progressSchema>;
+
+export const stageStatsSchema = z.object({
+  name: z.enum(['decode', 'upscale', 'matte', 'compose']),
+  seconds: z.number(),
+  fps: z.number(),
+  frames: z.number().optional(),
+  engine: z.string(),
+  device: z.string(),
+  fallbackFrom: z.string().optional(),
+});
+
+export const resultSchema = z.object({
+  /** Relative to the data dir's `outputs/`. */
+  output: z.string(),
+  cutout: z.string().optional(),
+  bytes: z.number().int().nonnegative(),
+  durationS: z.number(),
+  width: z.number().int(),
+  height: z.number().int(),
+  hasAudio: z.boolean(),
+  stats: z.object({
+    stages: z.array(stageStatsSchema.required({ frames: true })),
+    totalS: z.number(),
+    realtimeFactor: z.number(),
+    peakTempBytes: z.number(),
+    /** Time the job waited in the queue before a worker took it. */
+    queueWaitS: z.number(),
+    /** What retries changed (smaller tile, CPU engine), in order. */
+    retries: z.array(z.string()),
+  }),
+});
+export type JobResult = z.infer<typeof resultSchema>;
+
+export const wireErrorSchema = z.object({
+  code: z.enum(ERROR_CODES).optional(),
+  message: z.string(),
+  params: z.record(z.union([z.string(), z.number()])).default({}),
+});
+export type WireError = z.infer<typeof wireErrorSchema>;
+
+export const deliverJobSchema = z.object({
+  /** The enhance job this delivers. */
+  jobId: z.string(),
+  requester: requesterSchema,
+  inputName: z.string(),
+  background: z.string(),
+  outcome: z.discriminatedUnion('ok', [
+    z.object({ ok: z.literal(true), result: resultSchema, link: z.string().url() }),
+    z.object({ ok: z.literal(false), error: wireErrorSchema, attempts: z.number().int() }),
+  ]),
+});
+export type DeliverJobData = z.infer<typeof deliverJobSchema>;

@@ -1,0 +1,89 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { Config } from '../config/schema.js';
+import { backgroundsDir } from '../backgrounds/select.js';
+import { ensureDefaultBackgrounds, resolveBackground } from '../backgrounds/library.js';
+import { probeVideo } from '../pipeline/probe.js';
+import { enhanceJobSchema, type EnhanceJobData, type EnhanceOptions, type Requester } from './jobs.js';
+import { queuePosition, type Queues } from './queues.js';
+
+export interface ProducerDeps {
+  config: Config;
+  queues: Queues;
+  storage: {
+    /** Copies (or moves) the user's file into the data dir's inputs; returns its relative name. */
+    importInput(source: string, jobId: string, originalName: string, move: boolean): Promise<{ rel: string; bytes: number }>;
+    removeInput(rel: string): Promise<void>;
+    ensureFree(bytesNeeded: number): Promise<void>;
+  };
+  limits: {
+    /** Refuses (ServiceRefusal) or records the job against the user's limits, atomically. */
+    reserve(requester: Requester, jobId: string, waiting: number): Promise<void>;
+    release(requester: Requester, jobId: string): Promise<void>;
+  };
+}
+
+export interface SubmitRequest {
+  file: string;
+  /** The name the user knows the video by (defaults to the file's). */
+  name?: string;
+  requester: Requester;
+  background: string;
+  options: Partial<EnhanceOptions>;
+  /** Bots download into a temp file that can simply be moved; the CLI copies. */
+  move?: boolean;
+  /** Bots accept only library names and colours, never a path on the server. */
+  allowBackgroundPaths?: boolean;
+}
+
+export const newJobId = () => randomBytes(6).toString('hex');
+
+/**
+ * Checks a request the way a user would want it checked — before anything waits in a queue — and
+ * enqueues it: the file must be a video ffprobe can read within the limits, the background must
+ * exist, the disk must have room, and the user must be within their limits. A refusal leaves
+ * nothing behind.
+ */
+export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Promise<{ jobId: string; position: number | undefined }> {
+  const { config, queues } = deps;
+  await probeVideo(req.file, { maxDurationS: config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 });
+  const bgDir = backgroundsDir(config);
+  await ensureDefaultBackgrounds(bgDir);
+  const bg = await resolveBackground(req.background, bgDir, { allowPaths: req.allowBackgroundPaths ?? false });
+  // Stored as something the worker can resolve again: the colour, the library name, or (CLI) a path.
+  const background = bg.kind === 'color' ? req.background : req.allowBackgroundPaths ? bg.path : bg.name;
+
+  const { size } = await import('node:fs/promises').then((fs) => fs.stat(req.file));
+  // Room for the input, the output (a few times the input at twice the size) and a kept cut-out.
+  await deps.storage.ensureFree(size * 12 + 256 * 1024 * 1024);
+
+  const jobId = newJobId();
+  const waiting = await queues.enhance.getWaitingCount();
+  await deps.limits.reserve(req.requester, jobId, waiting);
+  let imported: { rel: string; bytes: number } | undefined;
+  try {
+    const name = req.name ?? path.basename(req.file);
+    imported = await deps.storage.importInput(req.file, jobId, name, req.move ?? false);
+    const data: EnhanceJobData = enhanceJobSchema.parse({
+      requester: req.requester,
+      input: { file: imported.rel, name, bytes: imported.bytes },
+      background,
+      options: req.options,
+      submittedAt: Date.now(),
+      notes: [],
+    });
+    const keepS = Math.round(config.storage.keepOutputsHours * 3600);
+    await queues.enhance.add('enhance', data, {
+      jobId,
+      attempts: config.queue.attempts,
+      backoff: { type: 'exponential', delay: config.queue.backoffMs },
+      removeOnComplete: { age: keepS },
+      removeOnFail: { age: keepS },
+    });
+    return { jobId, position: await queuePosition(queues.enhance, jobId) };
+  } catch (err) {
+    if (imported) await deps.storage.removeInput(imported.rel).catch(() => {});
+    await deps.limits.release(req.requester, jobId).catch(() => {});
+    throw err;
+  }
+}

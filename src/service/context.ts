@@ -1,0 +1,113 @@
+import { copyFile, mkdir, rename, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Config } from '../config/schema.js';
+import { logger as rootLogger } from '../log.js';
+import { connectRedis, type RedisHandle } from '../queue/redis.js';
+import { openQueues, type Queues } from '../queue/queues.js';
+import { createStorage, type Storage } from '../queue/storage.js';
+import { checkLimits, releaseSlot, reserveSlot } from '../queue/limits.js';
+import type { EnhanceJobData, Requester } from '../queue/jobs.js';
+import type { ProducerDeps } from '../queue/producer.js';
+import type { WorkerDeps } from '../queue/worker.js';
+import type { CancelDeps } from '../queue/cancel.js';
+import { makeLink, publicBaseUrl } from '../web/links.js';
+import { linkSecret } from '../web/secret.js';
+
+/** Everything the roles share: one Redis, the queues, the data dir, the link secret. */
+export interface Service {
+  config: Config;
+  redisHandle: RedisHandle;
+  /** A plain connection for commands (not for BullMQ workers, not subscribed). */
+  redis: Redis;
+  queues: Queues;
+  storage: Storage;
+  secret: string;
+  log: Logger;
+  producer: ProducerDeps;
+  worker: WorkerDeps;
+  cancel: CancelDeps;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** Long-running `start` may start its own redis-server; short commands must find a running one. */
+  startEmbedded: boolean;
+  log?: Logger;
+}
+
+/** The user's file, copied (CLI) or moved (a bot's download) into the job's own input file. */
+async function importInput(storage: Storage, source: string, jobId: string, name: string, move: boolean): Promise<{ rel: string; bytes: number }> {
+  const target = storage.newInputPath(jobId, name);
+  await mkdir(path.dirname(target.abs), { recursive: true });
+  if (move) await rename(source, target.abs).catch(() => copyFile(source, target.abs));
+  else await copyFile(source, target.abs);
+  return { rel: target.rel, bytes: (await stat(target.abs)).size };
+}
+
+export async function openService(config: Config, opts: OpenOptions): Promise<Service> {
+  const log = opts.log ?? rootLogger;
+  const redisHandle = await connectRedis(config, { startEmbedded: opts.startEmbedded, log });
+  const redis = redisHandle.connection();
+  const queues = openQueues(config, () => redisHandle.connection());
+  const storage = createStorage(config);
+  const secret = await linkSecret(config);
+  const prefix = config.queue.prefix;
+
+  const finish = async (jobId: string, data: EnhanceJobData) => {
+    await storage.removeInput(data.input.file).catch((err: unknown) => log.warn({ jobId, err }, 'could not remove input'));
+    await releaseSlot(redis, prefix, data.requester, jobId);
+  };
+
+  const producer: ProducerDeps = {
+    config,
+    queues,
+    storage: {
+      importInput: (source, jobId, name, move) => importInput(storage, source, jobId, name, move),
+      removeInput: async (rel) => {
+        await storage.removeInput(rel);
+      },
+      ensureFree: (bytes) => storage.ensureFree(bytes),
+    },
+    limits: {
+      async reserve(requester: Requester, jobId: string, waiting: number) {
+        await checkLimits(redis, prefix, config, requester, { waiting });
+        await reserveSlot(redis, prefix, config, requester, jobId);
+      },
+      release: async (requester, jobId) => {
+        await releaseSlot(redis, prefix, requester, jobId);
+      },
+    },
+  };
+
+  const worker: WorkerDeps = {
+    config,
+    connection: () => redisHandle.connection(),
+    queues,
+    storage: {
+      resolveInput: (rel) => storage.resolveInput(rel),
+      outputFor: (jobId, kind) => storage.outputPathFor(jobId, kind, kind === 'cutout' ? '.mkv' : '.mp4'),
+    },
+    linkFor: (rel) => makeLink(publicBaseUrl(config), rel, Math.round(config.web.linkTtlHours * 3600), secret),
+    finish,
+    log,
+  };
+
+  return {
+    config,
+    redisHandle,
+    redis,
+    queues,
+    storage,
+    secret,
+    log,
+    producer,
+    worker,
+    cancel: { config, queues, redis, finish },
+    async close() {
+      await queues.close();
+      await redisHandle.close();
+    },
+  };
+}
