@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
@@ -53,7 +54,7 @@ export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Pro
   // Stored as something the worker can resolve again: the colour, the library name, or (CLI) a path.
   const background = bg.kind === 'color' ? req.background : req.allowBackgroundPaths ? bg.path : bg.name;
 
-  const { size } = await import('node:fs/promises').then((fs) => fs.stat(req.file));
+  const { size } = await stat(req.file);
   // Room for the input, the output (a few times the input at twice the size) and a kept cut-out.
   await deps.storage.ensureFree(size * 12 + 256 * 1024 * 1024);
 

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -92,7 +93,7 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         jobId,
         log: (msg, extra) => jobLog.info(extra ?? {}, msg),
       });
-      const { size } = await import('node:fs/promises').then((fs) => fs.stat(output.abs));
+      const { size } = await stat(output.abs);
       const result: JobResult = {
         output: output.rel,
         ...(cutout ? { cutout: cutout.rel } : {}),
