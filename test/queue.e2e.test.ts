@@ -233,21 +233,24 @@ describe('dancelift start / submit / jobs (the service from the command line)', 
 });
 
 describe('a worker process killed mid-job', () => {
-  function startWorkerProcess(): ResultPromise {
-    const child = execa('node', [cli, 'start'], {
-      reject: false,
-      env: childEnv({
-      }),
-    });
+  /** `dancelift start` with only the worker role, once it says it is waiting for jobs. */
+  // Wrapped: an execa process is thenable, so returning it from an async function would wait for it to end.
+  async function startWorkerProcess(): Promise<{ child: ResultPromise }> {
+    const child = execa('node', [cli, 'start'], { reject: false, env: childEnv({ DANCELIFT_ROLES: 'worker', LOG_LEVEL: 'info' }) });
     cleanups.push(async () => {
       child.kill('SIGKILL');
       await child;
     });
-    return child;
+    let log = '';
+    child.stderr!.on('data', (d: Buffer) => {
+      log += d.toString();
+    });
+    await until('worker ready', () => (log.includes('worker role waiting for jobs') ? true : undefined), 30_000);
+    return { child };
   }
 
   it('runs the job again after a restart and delivers it once', async () => {
-    const first = startWorkerProcess();
+    const { child: first } = await startWorkerProcess();
     const { jobId } = await submitEnhance(service.producer, { file: slow, requester: requester('u6'), background: 'white', options: { upscaler: 'ffmpeg', matting: 'rvm' } });
     await until('job running in the child', async () => {
       const job = await service.queues.enhance.getJob(jobId);
@@ -258,7 +261,7 @@ describe('a worker process killed mid-job', () => {
     await first;
     expect(deliveriesOf(jobId)).toHaveLength(0);
 
-    startWorkerProcess();
+    await startWorkerProcess();
     const [d] = await until('delivery after restart', () => (deliveriesOf(jobId).length > 0 ? deliveriesOf(jobId) : undefined), 120_000);
     await new Promise((r) => setTimeout(r, 2000));
     expect(deliveriesOf(jobId)).toHaveLength(1);
@@ -272,7 +275,7 @@ describe('a worker process killed mid-job', () => {
   });
 
   it('on SIGTERM hands the running job back without using an attempt; the next worker finishes it', async () => {
-    const first = startWorkerProcess();
+    const { child: first } = await startWorkerProcess();
     const { jobId } = await submitEnhance(service.producer, { file: slow, requester: requester('u7'), background: 'white', options: { upscaler: 'ffmpeg', matting: 'rvm' } });
     await until('job running in the child', async () => {
       const job = await service.queues.enhance.getJob(jobId);
@@ -287,7 +290,7 @@ describe('a worker process killed mid-job', () => {
     expect(handedBack.attemptsMade).toBe(0);
     expect(deliveriesOf(jobId)).toHaveLength(0);
 
-    startWorkerProcess();
+    await startWorkerProcess();
     const [d] = await until('delivery after hand-back', () => (deliveriesOf(jobId).length > 0 ? deliveriesOf(jobId) : undefined), 120_000);
     expect(d.outcome.ok).toBe(true);
     expect(readdirSync(work('tmp'))).toEqual([]);

@@ -16,15 +16,14 @@ const localeOf = (lang?: string): Locale => localeFrom(lang ?? process.env.LC_AL
 
 /** `dancelift start`: runs until SIGINT/SIGTERM, then stops cleanly (running jobs handed back). */
 export async function runStart(config: Config): Promise<number> {
-  const running = await startRoles(config, logger);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+  // Listen before starting anything: a SIGTERM that arrives while the roles start (the worker may
+  // already hold a job) must still lead to a clean hand-back, not a kill.
+  const stopped = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
   });
+  const running = await startRoles(config, logger);
+  logger.info({ signal: await stopped }, 'shutting down');
   await running.close();
   return 0;
 }

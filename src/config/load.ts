@@ -53,6 +53,13 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_ADMIN_TOKEN: { path: ['web', 'admin', 'token'] },
   DANCELIFT_ADMIN_USER: { path: ['web', 'admin', 'user'] },
   DANCELIFT_ADMIN_PASSWORD: { path: ['web', 'admin', 'password'] },
+  TELEGRAM_BOT_TOKEN: { path: ['telegram', 'token'] },
+  // grammY wants the root without a trailing slash.
+  TELEGRAM_API_ROOT: { path: ['telegram', 'apiRoot'], parse: (v) => v.replace(/\/+$/, '') },
+  TELEGRAM_UPLOAD_LIMIT_MB: { path: ['telegram', 'uploadLimitMb'], parse: Number },
+  TELEGRAM_DOWNLOAD_LIMIT_MB: { path: ['telegram', 'downloadLimitMb'], parse: Number },
+  TELEGRAM_ADMINS: { path: ['telegram', 'admins'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  TELEGRAM_LOCAL_MODE: { path: ['telegram', 'localMode'], parse: (v) => /^(1|true|yes|on)$/i.test(v.trim()) },
 };
 
 export function applyEnv(tree: Tree, env: NodeJS.ProcessEnv): Tree {

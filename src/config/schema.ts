@@ -81,6 +81,19 @@ export const configSchema = z
         admin: z.object({ token: z.string(), user: z.string(), password: z.string() }).strict(),
       })
       .strict(),
+    telegram: z
+      .object({
+        token: z.string(),
+        apiRoot: z.string().url(),
+        localMode: z.boolean(),
+        uploadLimitMb: z.number().positive(),
+        downloadLimitMb: z.number().positive(),
+        editIntervalMs: z.number().int().min(0),
+        pollIntervalMs: z.number().int().min(100),
+        menuPageSize: z.number().int().min(2).max(24),
+        admins: z.array(z.union([z.string(), z.number()]).transform(String)),
+      })
+      .strict(),
     provision: z
       .object({
         realesrgan: z

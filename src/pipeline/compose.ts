@@ -122,6 +122,12 @@ export async function composeFromChunks(
   onChunk: (chunk: Chunk) => void,
   ffmpeg = 'ffmpeg',
 ): Promise<void> {
+  // ffmpeg starts with the first chunk, not before: an encoder whose raw input ends without a single
+  // frame (its parent killed mid-job) never ends on its own — the looping background keeps it busy
+  // forever — whereas one that has frames finishes when the pipe closes.
+  const it = chunks[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) throw new PipelineError('NO_FRAMES', 'no frame reached the encoder', {});
   const child = execa(ffmpeg, composeArgs(plan), { stdin: 'pipe', stdout: 'ignore', cancelSignal: signal, reject: false });
   const stdin = child.stdin!;
   // If ffmpeg dies, writes fail with EPIPE; the exit status below says why, so swallow it here.
@@ -130,10 +136,10 @@ export async function composeFromChunks(
     broken = true;
   });
   try {
-    for await (const chunk of chunks) {
+    for (let next: IteratorResult<Chunk> = first; !next.done; next = await it.next()) {
       if (broken) break;
-      if (!stdin.write(chunk.pixels)) await drainedOrClosed(stdin);
-      onChunk(chunk);
+      if (!stdin.write(next.value.pixels)) await drainedOrClosed(stdin);
+      onChunk(next.value);
     }
   } catch (err) {
     child.kill('SIGKILL');

@@ -37,7 +37,8 @@ export interface SubmitRequest {
   allowBackgroundPaths?: boolean;
 }
 
-export const newJobId = () => randomBytes(6).toString('hex');
+// A letter first: BullMQ refuses custom ids that look like integers, and 12 hex digits can be all digits.
+export const newJobId = () => `j${randomBytes(6).toString('hex')}`;
 
 /**
  * Checks a request the way a user would want it checked — before anything waits in a queue — and

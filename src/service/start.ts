@@ -21,6 +21,7 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
   let web: WebServer | undefined;
   let worker: EnhanceWorker | undefined;
   let sweeper: { stop(): void } | undefined;
+  const stopBots: Array<() => Promise<void>> = [];
 
   if (config.roles.includes('web')) {
     web = await startWebServer({ config, outputsDir: service.storage.outputsDir, secret: service.secret, queues: service.queues.all(), log });
@@ -33,10 +34,14 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
   }
   if (config.roles.includes('bots')) {
     // Each bot starts only when its token is set, so `start` works before any chat account exists.
-    for (const [name, variable] of [['telegram', 'TELEGRAM_BOT_TOKEN'], ['discord', 'DISCORD_TOKEN']] as const) {
-      if (!process.env[variable]) log.info(`${name} bot skipped: ${variable} is not set`);
-      else log.warn(`${name} bot: ${variable} is set, but this version has no ${name} bot yet`);
+    if (!config.telegram.token) log.info('telegram bot skipped: TELEGRAM_BOT_TOKEN is not set');
+    else {
+      const { startTelegramBot } = await import('../bots/telegram/bot.js');
+      const telegram = await startTelegramBot(service, log.child({ bot: 'telegram' }));
+      stopBots.push(() => telegram.close());
     }
+    if (!process.env.DISCORD_TOKEN) log.info('discord bot skipped: DISCORD_TOKEN is not set');
+    else log.warn('discord bot: DISCORD_TOKEN is set, but this version has no discord bot yet');
   }
 
   return {
@@ -45,6 +50,7 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
     worker,
     async close() {
       sweeper?.stop();
+      for (const stop of stopBots) await stop().catch((err: unknown) => log.warn({ err }, 'bot did not stop cleanly'));
       await worker?.close();
       await web?.close();
       await service.close();

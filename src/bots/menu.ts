@@ -1,0 +1,195 @@
+/**
+ * Pure: the background menu a chat bot shows under a video — pages of background names, a row of
+ * options (x2 / x4 / upscale only / keep cut-out) and Start / Cancel — and the callback data of its
+ * buttons. Platform-neutral: a button is { text, data }; the Telegram adapter turns rows into an
+ * inline keyboard.
+ *
+ * Callback data must fit Telegram's 64 bytes, so a button names a background by its index in the
+ * list the menu was drawn from (kept with the menu's session), never by its name: a library name
+ * can be long, and non-ASCII names take several bytes per character.
+ */
+import type { Locale } from '../i18n/messages.js';
+import { botTexts } from './texts.js';
+
+/** Telegram's limit on callback_data, in bytes (UTF-8). */
+export const CALLBACK_DATA_MAX_BYTES = 64;
+
+export interface MenuBackground {
+  /** Library name (what the job gets). */
+  name: string;
+  /** What the button shows. */
+  label: string;
+}
+
+export interface MenuState {
+  page: number;
+  /** Index into the session's background list; null until one is picked. */
+  background: number | null;
+  scale: 2 | 4;
+  /** Upscale only: no matting, no new background. */
+  upscaleOnly: boolean;
+  /** Keep the cut-out, for quick re-tries with another background. */
+  keepCutout: boolean;
+}
+
+/** The menu as first shown: the default background picked, on its page. */
+export const initialMenuState = (defaultIndex: number | null, pageSize: number, scale: 2 | 4 = 2): MenuState => ({
+  page: defaultIndex === null ? 0 : Math.floor(defaultIndex / pageSize),
+  background: defaultIndex,
+  scale,
+  upscaleOnly: false,
+  keepCutout: false,
+});
+
+export type MenuAction =
+  | { kind: 'bg'; index: number }
+  | { kind: 'page'; page: number }
+  | { kind: 'scale'; scale: 2 | 4 }
+  | { kind: 'upscaleOnly' }
+  | { kind: 'keepCutout' }
+  | { kind: 'start' }
+  | { kind: 'close' }
+  /** A label button (the page number): nothing to do. */
+  | { kind: 'noop' };
+
+/** What a status message's button does to its job. */
+export type JobAction = { kind: 'cancelJob' } | { kind: 'again' };
+
+export type Callback = { scope: 'menu'; session: string; action: MenuAction } | { scope: 'job'; jobId: string; action: JobAction };
+
+export interface Button {
+  text: string;
+  data: string;
+}
+
+const ID = /^[A-Za-z0-9_-]{1,40}$/;
+
+function encodeAction(a: MenuAction): string {
+  switch (a.kind) {
+    case 'bg':
+      return `b${a.index}`;
+    case 'page':
+      return `p${a.page}`;
+    case 'scale':
+      return `s${a.scale}`;
+    case 'upscaleOnly':
+      return 'u';
+    case 'keepCutout':
+      return 'k';
+    case 'start':
+      return 'go';
+    case 'close':
+      return 'x';
+    case 'noop':
+      return 'n';
+  }
+}
+
+/** "m:<session>:<action>" or "j:<jobId>:<action>"; throws if it would not fit 64 bytes. */
+export function encodeCallback(cb: Callback): string {
+  const id = cb.scope === 'menu' ? cb.session : cb.jobId;
+  if (!ID.test(id)) throw new Error(`callback id "${id}" must be 1-40 characters of [A-Za-z0-9_-]`);
+  const data = cb.scope === 'menu' ? `m:${id}:${encodeAction(cb.action)}` : `j:${id}:${cb.action.kind === 'cancelJob' ? 'x' : 'a'}`;
+  if (Buffer.byteLength(data, 'utf8') > CALLBACK_DATA_MAX_BYTES) throw new Error(`callback data too long: ${data}`);
+  return data;
+}
+
+/** The inverse of encodeCallback; null for anything else (old formats, forged data). */
+export function parseCallback(data: string): Callback | null {
+  if (Buffer.byteLength(data, 'utf8') > CALLBACK_DATA_MAX_BYTES) return null;
+  const m = /^([mj]):([A-Za-z0-9_-]{1,40}):([a-z]+)(\d*)$/.exec(data);
+  if (!m) return null;
+  const [, scope, id, code, digits] = m;
+  const n = digits === '' ? null : Number(digits);
+  if (scope === 'j') {
+    if (n !== null) return null;
+    if (code === 'x') return { scope: 'job', jobId: id, action: { kind: 'cancelJob' } };
+    if (code === 'a') return { scope: 'job', jobId: id, action: { kind: 'again' } };
+    return null;
+  }
+  let action: MenuAction | null = null;
+  if (code === 'b' && n !== null && n < 10_000) action = { kind: 'bg', index: n };
+  else if (code === 'p' && n !== null && n < 10_000) action = { kind: 'page', page: n };
+  else if (code === 's' && (n === 2 || n === 4)) action = { kind: 'scale', scale: n };
+  else if (n === null) {
+    action = ({ u: { kind: 'upscaleOnly' }, k: { kind: 'keepCutout' }, go: { kind: 'start' }, x: { kind: 'close' }, n: { kind: 'noop' } } as const)[code as 'u'] ?? null;
+  }
+  return action ? { scope: 'menu', session: id, action } : null;
+}
+
+export function pageCount(total: number, pageSize: number): number {
+  return Math.max(1, Math.ceil(total / pageSize));
+}
+
+/** The state after a press; `total` is the number of backgrounds in the session's list. */
+export function applyMenuAction(state: MenuState, action: MenuAction, total: number, pageSize: number): MenuState {
+  switch (action.kind) {
+    case 'bg':
+      return action.index >= 0 && action.index < total ? { ...state, background: action.index, upscaleOnly: false } : state;
+    case 'page':
+      return { ...state, page: Math.min(Math.max(0, action.page), pageCount(total, pageSize) - 1) };
+    case 'scale':
+      return { ...state, scale: action.scale };
+    case 'upscaleOnly':
+      return { ...state, upscaleOnly: !state.upscaleOnly };
+    case 'keepCutout':
+      return { ...state, keepCutout: !state.keepCutout };
+    default:
+      return state;
+  }
+}
+
+/** Two background buttons per row reads well on a phone. */
+const PER_ROW = 2;
+
+/** The keyboard: background names (one page), page navigation, options, Start / Cancel. */
+export function menuKeyboard(
+  session: string,
+  state: MenuState,
+  backgrounds: readonly MenuBackground[],
+  locale: Locale,
+  pageSize: number,
+  /** false for "Another background": only the background changes. */
+  withOptions = true,
+): Button[][] {
+  const t = botTexts(locale);
+  const cb = (action: MenuAction) => encodeCallback({ scope: 'menu', session, action });
+  const pages = pageCount(backgrounds.length, pageSize);
+  const page = Math.min(Math.max(0, state.page), pages - 1);
+  const rows: Button[][] = [];
+  const first = page * pageSize;
+  const shown = backgrounds.slice(first, first + pageSize);
+  for (let i = 0; i < shown.length; i += PER_ROW) {
+    rows.push(
+      shown.slice(i, i + PER_ROW).map((bg, j) => {
+        const index = first + i + j;
+        const picked = !state.upscaleOnly && state.background === index;
+        return { text: `${picked ? '✅ ' : ''}${bg.label}`, data: cb({ kind: 'bg', index }) };
+      }),
+    );
+  }
+  if (pages > 1) {
+    rows.push([
+      { text: '‹', data: cb({ kind: 'page', page: (page - 1 + pages) % pages }) },
+      { text: `${page + 1}/${pages}`, data: cb({ kind: 'noop' }) },
+      { text: '›', data: cb({ kind: 'page', page: (page + 1) % pages }) },
+    ]);
+  }
+  const mark = (on: boolean, text: string) => `${on ? '✅ ' : ''}${text}`;
+  if (withOptions) rows.push([
+    { text: mark(state.scale === 2, 'x2'), data: cb({ kind: 'scale', scale: 2 }) },
+    { text: mark(state.scale === 4, 'x4'), data: cb({ kind: 'scale', scale: 4 }) },
+    { text: mark(state.upscaleOnly, t.optionUpscaleOnly), data: cb({ kind: 'upscaleOnly' }) },
+    { text: mark(state.keepCutout, t.optionKeepCutout), data: cb({ kind: 'keepCutout' }) },
+  ]);
+  rows.push([
+    { text: `▶️ ${t.start}`, data: cb({ kind: 'start' }) },
+    { text: `✖️ ${t.cancel}`, data: cb({ kind: 'close' }) },
+  ]);
+  return rows;
+}
+
+/** Pure: whether the menu can start (a background picked, or upscale only). */
+export function menuReady(state: MenuState, total: number): boolean {
+  return state.upscaleOnly || (state.background !== null && state.background >= 0 && state.background < total);
+}

@@ -1,0 +1,241 @@
+import { describe, expect, it } from 'vitest';
+import {
+  applyMenuAction,
+  CALLBACK_DATA_MAX_BYTES,
+  encodeCallback,
+  initialMenuState,
+  menuKeyboard,
+  menuReady,
+  parseCallback,
+  type Callback,
+  type MenuBackground,
+} from '../src/bots/menu.js';
+import { escapeHtml, statsCaption, statusLine, visibleLength, CAPTION_MAX } from '../src/bots/texts.js';
+import { findMedia, isAdminStatus, overDownloadLimit, parseCommand } from '../src/bots/telegram/parse.js';
+import { outputName, validBackgroundName } from '../src/bots/flow.js';
+import type { JobResult } from '../src/queue/jobs.js';
+
+const bgs = (n: number, name = (i: number) => `bg${i}`): MenuBackground[] => Array.from({ length: n }, (_, i) => ({ name: name(i), label: name(i) }));
+
+describe('callback data', () => {
+  it('round-trips every action and stays within 64 bytes', () => {
+    const all: Callback[] = [
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'bg', index: 9999 } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'page', page: 12 } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'scale', scale: 4 } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'upscaleOnly' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'keepCutout' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'start' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'close' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'noop' } },
+      { scope: 'job', jobId: '3f2a9c1b04de', action: { kind: 'cancelJob' } },
+      { scope: 'job', jobId: '3f2a9c1b04de', action: { kind: 'again' } },
+    ];
+    for (const cb of all) {
+      const data = encodeCallback(cb);
+      expect(Buffer.byteLength(data)).toBeLessThanOrEqual(CALLBACK_DATA_MAX_BYTES);
+      expect(parseCallback(data)).toEqual(cb);
+    }
+  });
+
+  it('refuses ids that could break the format or the limit, and forged data', () => {
+    expect(() => encodeCallback({ scope: 'menu', session: 'x'.repeat(41), action: { kind: 'start' } })).toThrow();
+    expect(() => encodeCallback({ scope: 'menu', session: 'a:b', action: { kind: 'start' } })).toThrow();
+    for (const bad of ['', 'm:abc', 'm:abc:zz', 'm:abc:s3', 'j:abc:x1', 'q:abc:go', `m:${'a'.repeat(70)}:go`, 'm:abc:go\n']) expect(parseCallback(bad)).toBeNull();
+  });
+
+  it('every button of a large menu with long non-ASCII names fits', () => {
+    const list = bgs(40, (i) => `舞台背景-${'长'.repeat(30)}-${i}`);
+    const rows = menuKeyboard('a1b2c3d4e5', initialMenuState(0, 6), list, 'zh', 6);
+    for (const b of rows.flat()) expect(Buffer.byteLength(b.data)).toBeLessThanOrEqual(64);
+  });
+});
+
+describe('menu', () => {
+  it('pages the backgrounds, marks the picked one and the options', () => {
+    const list = bgs(14);
+    let state = initialMenuState(7, 6);
+    expect(state.page).toBe(1);
+    let rows = menuKeyboard('s1', state, list, 'en', 6);
+    const texts = rows.flat().map((b) => b.text);
+    expect(texts).toContain('✅ bg7');
+    expect(texts).not.toContain('bg0');
+    expect(texts).toContain('2/3');
+    expect(texts).toContain('✅ x2');
+    expect(rows.at(-1)!.map((b) => b.text)).toEqual(['▶️ Start', '✖️ Cancel']);
+
+    state = applyMenuAction(state, { kind: 'page', page: 99 }, list.length, 6);
+    expect(state.page).toBe(2);
+    rows = menuKeyboard('s1', state, list, 'en', 6);
+    expect(rows.flat().map((b) => b.text)).toContain('bg13');
+    // "‹" on the first page goes round to the last
+    const back = rows.flat().find((b) => b.text === '‹')!;
+    expect(parseCallback(back.data)).toMatchObject({ action: { kind: 'page', page: 1 } });
+
+    state = applyMenuAction(state, { kind: 'scale', scale: 4 }, list.length, 6);
+    state = applyMenuAction(state, { kind: 'keepCutout' }, list.length, 6);
+    expect(state).toMatchObject({ scale: 4, keepCutout: true });
+    expect(applyMenuAction(state, { kind: 'bg', index: 14 }, list.length, 6)).toBe(state);
+    expect(applyMenuAction(state, { kind: 'bg', index: 13 }, list.length, 6).background).toBe(13);
+  });
+
+  it('one page: no navigation row; start needs a background or upscale-only', () => {
+    const rows = menuKeyboard('s1', initialMenuState(null, 6), bgs(3), 'en', 6);
+    expect(rows.flat().some((b) => b.text === '‹')).toBe(false);
+    expect(menuReady(initialMenuState(null, 6), 3)).toBe(false);
+    expect(menuReady({ ...initialMenuState(null, 6), upscaleOnly: true }, 3)).toBe(true);
+    expect(menuReady(initialMenuState(2, 6), 3)).toBe(true);
+  });
+});
+
+const result: JobResult = {
+  output: 'x.mp4',
+  bytes: 1000,
+  durationS: 2,
+  width: 192,
+  height: 192,
+  hasAudio: true,
+  stats: {
+    stages: [
+      { name: 'decode', seconds: 0.2, fps: 40.84, frames: 8, engine: 'ffmpeg', device: 'cpu' },
+      { name: 'upscale', seconds: 0.15, fps: 54.06, frames: 8, engine: 'ffmpeg lanczos', device: 'cpu', fallbackFrom: 'realesrgan: no GPU' },
+      { name: 'matte', seconds: 0.65, fps: 12.25, frames: 8, engine: 'rvm', device: 'onnxruntime cpu (rvm_mobilenetv3_from_tfjs.onnx)' },
+      { name: 'compose', seconds: 0.11, fps: 70.16, frames: 8, engine: 'ffmpeg libx264', device: 'cpu' },
+    ],
+    totalS: 1.87,
+    realtimeFactor: 0.93,
+    peakTempBytes: 0,
+    queueWaitS: 0,
+    retries: [],
+  },
+};
+
+describe('texts', () => {
+  it('escapes what Telegram HTML needs', () => {
+    expect(escapeHtml('a<b>&"c"')).toBe('a&lt;b&gt;&amp;&quot;c&quot;');
+  });
+
+  it('statuses read as the issue shows them', () => {
+    expect(statusLine({ stage: 'queued', percent: 0, fps: 0, etaS: null, position: 3 }, 'en')).toBe('⏳ queued (position 3)');
+    expect(statusLine({ stage: 'upscale', percent: 41.3, fps: 18.2, etaS: null }, 'en')).toBe('🔍 upscaling 41 % · 18 fps');
+    expect(statusLine({ stage: 'matte', percent: 0, fps: 0, etaS: null }, 'en')).toBe('✂️ matting');
+    expect(statusLine({ stage: 'compose', percent: 0, fps: 0, etaS: null }, 'en')).toBe('🎞 encoding');
+    expect(statusLine({ stage: 'queued', percent: 0, fps: 0, etaS: null, position: 2 }, 'zh')).toBe('⏳ 排队中（第 2 位）');
+  });
+
+  it('the stats caption has each stage, the total, the realtime factor and the device, escaped', () => {
+    const caption = statsCaption({ name: 'a <b> & c.mp4', background: 'rock&roll <live>', result, locale: 'en' });
+    expect(caption).toContain('<b>a &lt;b&gt; &amp; c.mp4</b>');
+    expect(caption).toContain('rock&amp;roll &lt;live&gt;');
+    expect(caption).toMatch(/upscale: 0\.15 s · 54\.1 fps \*/);
+    expect(caption).toMatch(/matte: 0\.65 s · 12\.3 fps/);
+    expect(caption).toContain('total 1.87 s · 0.93x realtime');
+    expect(caption).toMatch(/device: .*rvm \/ onnxruntime cpu/);
+    expect(caption).not.toContain('.onnx');
+    // no tag but the ones we wrote
+    expect(caption.replace(/<\/?b>/g, '')).not.toMatch(/[<>]/);
+    const long = statsCaption({ name: 'x'.repeat(5000), background: 'y'.repeat(5000), result, locale: 'zh' });
+    expect(visibleLength(long)).toBeLessThanOrEqual(CAPTION_MAX);
+  });
+
+  it('background names from chat are never paths', () => {
+    for (const ok of ['beach', 'Beach 2', '舞台', 'a_b-c']) expect(validBackgroundName(ok)).toBe(true);
+    for (const bad of ['', '../x', 'a/b', '.hidden', ' lead', 'x'.repeat(41), 'a\nb', 'c:d']) expect(validBackgroundName(bad)).toBe(false);
+  });
+
+  it('output names never carry a path', () => {
+    expect(outputName('../../etc/passwd')).toBe('.._.._etc_passwd.enhanced.mp4');
+    expect(outputName('dance.mov')).toBe('dance.enhanced.mp4');
+  });
+});
+
+describe('telegram parsing', () => {
+  it('commands, with and without the bot name', () => {
+    expect(parseCommand('/enhance', 'dl_bot')).toEqual({ command: 'enhance', args: '' });
+    expect(parseCommand('/enhance@DL_bot sunset', 'dl_bot')).toEqual({ command: 'enhance', args: 'sunset' });
+    expect(parseCommand('/enhance@other_bot', 'dl_bot')).toBeNull();
+    expect(parseCommand('please /enhance', 'dl_bot')).toBeNull();
+    expect(parseCommand(undefined, 'dl_bot')).toBeNull();
+  });
+
+  it('finds the file of a video, an animation or a document', () => {
+    expect(findMedia({ message_id: 1, video: { file_id: 'v', file_size: 10 } })).toMatchObject({ kind: 'video', name: 'video.mp4' });
+    expect(findMedia({ message_id: 1, animation: { file_id: 'a' } })).toMatchObject({ kind: 'animation' });
+    expect(findMedia({ message_id: 1, document: { file_id: 'd', file_name: 'x.mov', mime_type: 'video/quicktime' } })).toMatchObject({ kind: 'document', name: 'x.mov' });
+    expect(findMedia({ message_id: 1, text: 'hi' })).toBeNull();
+    expect(findMedia({ message_id: 1, video: { file_size: 3 } })).toBeNull();
+  });
+
+  it('the 20 MB download limit applies to the cloud API only', () => {
+    expect(overDownloadLimit(21 * 1024 * 1024, 20, false)).toBe(true);
+    expect(overDownloadLimit(20 * 1024 * 1024, 20, false)).toBe(false);
+    expect(overDownloadLimit(60 * 1024 * 1024, 20, true)).toBe(false);
+    expect(overDownloadLimit(undefined, 20, false)).toBe(false);
+    expect(isAdminStatus('creator') && isAdminStatus('administrator') && !isAdminStatus('member')).toBe(true);
+  });
+});
+
+describe('telegram API retries', () => {
+  const ok = { ok: true as const, result: true };
+  it('waits out a 429 retry_after, then sends again', async () => {
+    const { retryTransformer } = await import('../src/bots/telegram/ui.js');
+    const seen: number[] = [];
+    const prev = async () => {
+      seen.push(Date.now());
+      return seen.length === 1 ? { ok: false as const, error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } } : ok;
+    };
+    const t = retryTransformer();
+    const res = await t(prev as never, 'editMessageText', {} as never);
+    expect(res).toEqual(ok);
+    expect(seen).toHaveLength(2);
+    expect(seen[1] - seen[0]).toBeGreaterThanOrEqual(950);
+  });
+
+  it('retries network errors, but not other API errors and not getUpdates', async () => {
+    const { retryTransformer } = await import('../src/bots/telegram/ui.js');
+    const { HttpError } = await import('grammy');
+    let calls = 0;
+    const flaky = async () => {
+      calls++;
+      if (calls === 1) throw new HttpError('Network request for sendMessage failed!', new Error('ECONNRESET'));
+      return ok;
+    };
+    expect(await retryTransformer()(flaky as never, 'sendMessage', {} as never)).toEqual(ok);
+    expect(calls).toBe(2);
+    calls = 0;
+    await expect(retryTransformer()(flaky as never, 'getUpdates', {} as never)).rejects.toBeInstanceOf(HttpError);
+    const badRequest = { ok: false as const, error_code: 400, description: 'Bad Request: chat not found' };
+    calls = 0;
+    const refused = async () => (calls++, badRequest);
+    expect(await retryTransformer()(refused as never, 'sendMessage', {} as never)).toEqual(badRequest);
+    expect(calls).toBe(1);
+  });
+});
+
+describe('status message edits', () => {
+  it('one edit per interval, the newest text wins, unchanged text is not sent again', async () => {
+    const { TelegramUi } = await import('../src/bots/telegram/ui.js');
+    const { logger } = await import('../src/log.js');
+    const sent: Array<{ text: string; at: number }> = [];
+    const api = {
+      sendMessage: async () => ({ message_id: 7 }),
+      editMessageText: async (_c: unknown, _m: unknown, text: string) => {
+        sent.push({ text, at: Date.now() });
+        return true;
+      },
+    };
+    const ui = new TelegramUi(api as never, 300, logger);
+    const id = await ui.send('1', { html: 'start' });
+    await ui.send('1', { html: 'other' }); // another message has its own throttle
+    const a = ui.edit('1', id, { html: 'a' });
+    const b = ui.edit('1', id, { html: 'b' });
+    await a;
+    const c = ui.edit('1', id, { html: 'c' });
+    await Promise.all([b, c]);
+    expect(sent.map((s) => s.text)).toEqual(['b', 'c']); // 'a' was superseded before its turn
+    expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(290);
+    await ui.edit('1', id, { html: 'c' });
+    expect(sent).toHaveLength(2);
+    ui.close();
+  });
+});
