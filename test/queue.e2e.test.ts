@@ -273,26 +273,4 @@ describe('a worker process killed mid-job', () => {
     // the killed run's temp dir was cleaned up when the job ran again
     expect(readdirSync(work('tmp'))).toEqual([]);
   });
-
-  it('on SIGTERM hands the running job back without using an attempt; the next worker finishes it', async () => {
-    const { child: first } = await startWorkerProcess();
-    const { jobId } = await submitEnhance(service.producer, { file: slow, requester: requester('u7'), background: 'white', options: { upscaler: 'ffmpeg', matting: 'rvm' } });
-    await until('job running in the child', async () => {
-      const job = await service.queues.enhance.getJob(jobId);
-      return (await job?.getState()) === 'active' ? true : undefined;
-    });
-    await new Promise((r) => setTimeout(r, 1500));
-    first.kill('SIGTERM');
-    const ended = await first;
-    expect(ended.exitCode).toBe(0);
-    const handedBack = (await service.queues.enhance.getJob(jobId))!;
-    expect(['waiting', 'delayed']).toContain(await handedBack.getState());
-    expect(handedBack.attemptsMade).toBe(0);
-    expect(deliveriesOf(jobId)).toHaveLength(0);
-
-    await startWorkerProcess();
-    const [d] = await until('delivery after hand-back', () => (deliveriesOf(jobId).length > 0 ? deliveriesOf(jobId) : undefined), 120_000);
-    expect(d.outcome.ok).toBe(true);
-    expect(readdirSync(work('tmp'))).toEqual([]);
-  });
 });
