@@ -10,7 +10,10 @@ import { execa } from 'execa';
  * from REDIS_URL.
  */
 export default async function setup(): Promise<() => Promise<void>> {
-  await execa('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  // tsc emits even when a file has type errors; `npm test` runs scripts/setup first, whose build
+  // fails on them, so here a type error elsewhere in the tree only warns instead of failing every test.
+  const build = await execa('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit', reject: false });
+  if (build.exitCode !== 0) console.warn('global-setup: tsc reported type errors (the emitted JS is used anyway)');
   if (process.env.REDIS_URL) return async () => {};
   const { pingRedis, startEmbeddedRedis } = await import('../src/queue/redis.js');
   if ((await pingRedis('redis://127.0.0.1:6379')) === null) {
