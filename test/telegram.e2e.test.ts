@@ -4,6 +4,7 @@
  * ffmpeg's upscaler and RVM on tiny clips.
  */
 import { copyFileSync, writeFileSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +145,12 @@ describe('telegram bot', () => {
     let menu = await menuIn(fake, chat.id);
     expect(menu.reply_to_message_id).toBe(sent.message_id);
     expect(menu.text).toContain('my <best> & "dance".mp4');
+    // the gallery comes just above the menu: a picture of the backgrounds, numbered in menu order
+    const menuPicture = botMessages(fake, chat.id).find((m) => m.photo && m.message_id < menu.message_id)!;
+    expect(menuPicture.reply_to_message_id).toBe(sent.message_id);
+    expect(menuPicture.caption).toMatch(/^Backgrounds[\s\S]*\n1\. Green screen\n[\s\S]*rock&roll <live>[\s\S]*menu below/);
+    const menuPhotoCall = fake.calls.find((c) => c.method === 'sendPhoto')!;
+    expect((await ffprobeJson(menuPhotoCall.files[0].path)).streams[0]).toMatchObject({ codec_name: 'mjpeg', width: 4 * 160 + 5 * 6 });
     expect(menu.text).toMatch(/96×96/);
     // page through to the background with the awkward name (the library is sorted by name)
     for (let i = 0; i < 5 && !buttons(menu).some((b) => b.text.includes(HTML_BG)); i++) {
@@ -202,8 +209,10 @@ describe('telegram bot', () => {
     fake.userMessage({ chat, from: ann, text: '/help' });
     await until('help in Chinese', () => botMessages(fake, chat.id).find((m) => m.text?.includes('发送视频')));
     fake.userMessage({ chat, from: ann, text: '/bg' });
-    const gallery = await fake.waitForCall((c) => c.method === 'sendPhoto', 20_000);
+    const gallery = await fake.waitForCall((c) => c.method === 'sendPhoto' && String(c.params.caption).includes('绿幕'), 20_000);
     expect(gallery.status).toBe(200);
+    // rendered once for the menu and reused for /bg: the library did not change
+    expect((await readdir(path.join(service.config.dataDir, 'cache', 'gallery'))).filter((f) => f.endsWith('.jpg'))).toHaveLength(1);
     expect(String(gallery.params.caption)).toMatch(/1\. 绿幕[\s\S]*rock&amp;roll &lt;live&gt;/);
     expect((await ffprobeJson(gallery.files[0].path)).streams[0]).toMatchObject({ width: 4 * 160 + 5 * 6 });
     expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });

@@ -26,7 +26,7 @@ import { queuePosition } from '../queue/queues.js';
 import type { Service } from '../service/context.js';
 import { recompose } from '../pipeline/recompose.js';
 import { makeLink, publicBaseUrl } from '../web/links.js';
-import { renderGallery } from './gallery.js';
+import { cachedGallery } from './gallery.js';
 import {
   applyMenuAction,
   encodeCallback,
@@ -220,6 +220,7 @@ export class BotFlow {
       mode: 'enhance',
       recomposing: false,
     };
+    await this.sendMenuGallery(requester.chatId, names, requester.locale, req.replyTo, log);
     session.menuMessageId = await this.opts.ui.send(requester.chatId, this.menuMessage(session), { replyTo: req.replyTo });
     await this.saveSession(session);
     log.info({ session: id, name: req.name }, 'menu offered');
@@ -661,13 +662,28 @@ export class BotFlow {
   async sendGallery(chatId: string, locale: Locale, replyTo?: string): Promise<void> {
     const bgDir = backgroundsDir(this.service.config);
     await ensureDefaultBackgrounds(bgDir);
-    const names = (await listBackgrounds(bgDir)).map((b) => b.name);
-    const file = await this.incomingPath('gallery.jpg');
+    const entries = await listBackgrounds(bgDir);
+    const file = await cachedGallery(entries, bgDir, this.galleryCacheDir);
+    await this.opts.ui.sendPhoto(chatId, { file, caption: botTexts(locale).gallery(entries.map((e) => backgroundLabel(e.name, locale))), replyTo });
+  }
+
+  private get galleryCacheDir(): string {
+    return path.join(this.service.config.dataDir, 'cache', 'gallery');
+  }
+
+  /**
+   * The picture above a menu: the buttons carry only names, and a name says little about a
+   * picture. A failure here costs the picture, never the menu.
+   */
+  private async sendMenuGallery(chatId: string, names: readonly string[], locale: Locale, replyTo: string | undefined, log: Logger): Promise<void> {
     try {
-      await renderGallery(names, bgDir, file);
-      await this.opts.ui.sendPhoto(chatId, { file, caption: botTexts(locale).gallery(names.map((n) => backgroundLabel(n, locale))), replyTo });
-    } finally {
-      await rm(file, { force: true });
+      const bgDir = backgroundsDir(this.service.config);
+      const entries = (await listBackgrounds(bgDir)).filter((e) => names.includes(e.name));
+      if (entries.length === 0) return;
+      const file = await cachedGallery(entries, bgDir, this.galleryCacheDir);
+      await this.opts.ui.sendPhoto(chatId, { file, caption: botTexts(locale).menuGallery(entries.map((e) => backgroundLabel(e.name, locale))), replyTo });
+    } catch (err) {
+      log.warn({ err }, 'menu gallery not sent');
     }
   }
 

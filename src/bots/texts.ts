@@ -39,6 +39,8 @@ export interface BotTexts {
   stats(p: Record<string, number>): string;
   /** The gallery's caption: the backgrounds numbered as in the picture. */
   gallery(labels: string[]): string;
+  /** The same, sent just above a menu. */
+  menuGallery(labels: string[]): string;
   cutoutGone: string;
   settings(p: { auto: boolean }): string;
   settingsAdminsOnly: string;
@@ -95,6 +97,7 @@ const en: BotTexts = {
   stats: (p) =>
     `Queue: ${p.waiting ?? 0} waiting, ${p.active ?? 0} running, ${p.delayed ?? 0} retrying\nKept: ${p.completed ?? 0} done, ${p.failed ?? 0} failed\nDeliveries: ${p.deliveriesPending ?? 0} pending, ${p.deliveriesFailed ?? 0} failed`,
   gallery: (labels) => galleryCaption('Backgrounds (left to right, top to bottom):', labels, 'Send a video to use one.'),
+  menuGallery: (labels) => galleryCaption('Backgrounds (left to right, top to bottom):', labels, 'Pick one in the menu below.'),
   cutoutGone: 'The cut-out of this video is no longer kept: send the video again.',
   settings: (p) =>
     `Settings of this group:\n• auto-enhance every video: <b>${p.auto ? 'on' : 'off'}</b>\nChange it with /settings auto on or /settings auto off (admins only).`,
@@ -173,6 +176,7 @@ const zh: BotTexts = {
   stats: (p) =>
     `队列：${p.waiting ?? 0} 个等待，${p.active ?? 0} 个处理中，${p.delayed ?? 0} 个重试中\n保留：${p.done ?? p.completed ?? 0} 个完成，${p.failed ?? 0} 个失败\n投递：${p.deliveriesPending ?? 0} 个待发，${p.deliveriesFailed ?? 0} 个失败`,
   gallery: (labels) => galleryCaption('背景（从左到右、从上到下）：', labels, '发送视频即可选用。'),
+  menuGallery: (labels) => galleryCaption('背景（从左到右、从上到下）：', labels, '请在下方菜单中选择。'),
   cutoutGone: '这个视频的抠像已不再保留：请重新发送视频。',
   settings: (p) =>
     `本群设置：\n• 自动处理每个视频：<b>${p.auto ? '开' : '关'}</b>\n用 /settings auto on 或 /settings auto off 修改（仅管理员）。`,
