@@ -236,7 +236,8 @@ describe('a worker process killed mid-job', () => {
   /** `dancelift start` with only the worker role, once it says it is waiting for jobs. */
   // Wrapped: an execa process is thenable, so returning it from an async function would wait for it to end.
   async function startWorkerProcess(): Promise<{ child: ResultPromise }> {
-    const child = execa('node', [cli, 'start'], { reject: false, env: childEnv({ DANCELIFT_ROLES: 'worker', LOG_LEVEL: 'info' }) });
+    // execa would SIGKILL 5 s after a SIGTERM; a graceful hand-back on a loaded machine may take longer.
+    const child = execa('node', [cli, 'start'], { reject: false, forceKillAfterDelay: 60_000, env: childEnv({ DANCELIFT_ROLES: 'worker', LOG_LEVEL: 'info' }) });
     cleanups.push(async () => {
       child.kill('SIGKILL');
       await child;
@@ -271,6 +272,29 @@ describe('a worker process killed mid-job', () => {
     // Stalled once — the kill — and never while the second worker ran it for longer than its lock.
     expect(job.stalledCounter).toBe(1);
     // the killed run's temp dir was cleaned up when the job ran again
+    expect(readdirSync(work('tmp'))).toEqual([]);
+  });
+
+  it('on SIGTERM hands the running job back without using an attempt; the next worker finishes it', async () => {
+    const { child: first } = await startWorkerProcess();
+    const { jobId } = await submitEnhance(service.producer, { file: slow, requester: requester('u7'), background: 'white', options: { upscaler: 'ffmpeg', matting: 'rvm' } });
+    await until('job running in the child', async () => {
+      const job = await service.queues.enhance.getJob(jobId);
+      return (await job?.getState()) === 'active' ? true : undefined;
+    });
+    await new Promise((r) => setTimeout(r, 1500));
+    first.kill('SIGTERM');
+    const ended = await first;
+    expect({ exitCode: ended.exitCode, signal: ended.signal }, `${ended.stderr}`).toEqual({ exitCode: 0, signal: undefined });
+    expect(String(ended.stderr)).toMatch(/shutting down/);
+    const handedBack = (await service.queues.enhance.getJob(jobId))!;
+    expect(['waiting', 'delayed']).toContain(await handedBack.getState());
+    expect(handedBack.attemptsMade).toBe(0);
+    expect(deliveriesOf(jobId)).toHaveLength(0);
+
+    await startWorkerProcess();
+    const [d] = await until('delivery after hand-back', () => (deliveriesOf(jobId).length > 0 ? deliveriesOf(jobId) : undefined), 120_000);
+    expect(d.outcome.ok).toBe(true);
     expect(readdirSync(work('tmp'))).toEqual([]);
   });
 });
