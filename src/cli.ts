@@ -52,8 +52,10 @@ function interruptSignal(): AbortSignal {
     process.stderr.write('\ncancelling…\n');
     ac.abort(new Error('interrupted'));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  // `on`, not `once`: signal-exit (execa's child clean-up) re-raises a signal that no other listener
+  // is left to hear, which would kill us before the clean-up below.
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return ac.signal;
 }
 

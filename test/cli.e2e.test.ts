@@ -104,4 +104,20 @@ describe('dancelift enhance (the CLI)', () => {
     expect(obj).toMatchObject({ ok: true, width: 192, height: 192 });
     expect(existsSync(path.resolve(tmp.dir, obj.output))).toBe(true);
   });
+
+  it('Ctrl-C while child processes run: cancelled cleanly, no output, no temp files, not killed by the signal', async () => {
+    // A long clip at 256 px: the job is certainly still running (ffmpeg and RVM busy) when the signal comes.
+    const child = run(['enhance', clips.openpose, '--upscaler', 'ffmpeg', '--bg', '#ffffff', '--json', '--out', work('interrupted')], { DANCELIFT_MAX_SHORT_SIDE: '256' });
+    const deadline = Date.now() + 60_000;
+    while (tempLeft().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(tempLeft().length).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill('SIGINT');
+    const r = await child;
+    expect({ exitCode: r.exitCode, signal: r.signal }, r.stderr).toEqual({ exitCode: 1, signal: undefined });
+    expect(r.stderr).toContain('cancelling');
+    expect(JSON.parse(r.stdout.trim())).toMatchObject({ ok: false, output: null });
+    expect(existsSync(work('interrupted')) ? readdirSync(work('interrupted')) : []).toEqual([]);
+    expect(tempLeft()).toEqual([]);
+  });
 });

@@ -18,9 +18,21 @@ const localeOf = (lang?: string): Locale => localeFrom(lang ?? process.env.LC_AL
 export async function runStart(config: Config): Promise<number> {
   // Listen before starting anything: a SIGTERM that arrives while the roles start (the worker may
   // already hold a job) must still lead to a clean hand-back, not a kill.
+  // `on`, not `once`: execa's child clean-up (signal-exit) re-raises a signal when it finds no other
+  // listener, and a `once` listener has already removed itself by then, so a SIGTERM during a job
+  // killed the process before the hand-back. A second signal means "now".
+  let first: string | undefined;
   const stopped = new Promise<string>((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (first) {
+        logger.warn({ signal }, 'second signal: exiting without handing jobs back');
+        process.exit(130);
+      }
+      first = signal;
+      resolve(signal);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
   });
   const running = await startRoles(config, logger);
   logger.info({ signal: await stopped }, 'shutting down');
