@@ -25,6 +25,7 @@ import {
   type Located,
   type Found,
 } from './pipeline/tools.js';
+import { locateRealesrganOnnx, realesrganOnnxDir } from './pipeline/onnx-upscale-models.js';
 
 export interface Check {
   name: string;
@@ -87,6 +88,20 @@ function realesrganCheck(config: Config, env: NodeJS.ProcessEnv, root: string): 
     ? `correct upscale.realesrgan.binary / DANCELIFT_REALESRGAN=/path/to/${realesrganFileName()}, or clear it and run: npm run setup`
     : 'npm run setup';
   return { name, ok: false, required, detail: `not found (${triedText(loc.tried)})`, fix };
+}
+
+/** File checks only: the converted models are proved by a real inference when the engine starts. */
+function realesrganOnnxCheck(config: Config, root: string): Check {
+  const required = config.upscale.engine === 'onnx';
+  const name = 'realesrgan onnx';
+  const scales = [2, 3, 4].map((s) => ({ s, loc: locateRealesrganOnnx(config, s, root) }));
+  const have = scales.filter((x) => x.loc.found);
+  const wanted = Math.max(2, config.upscale.scale);
+  const dir = realesrganOnnxDir(config, root);
+  if (have.some((x) => x.s === wanted)) {
+    return { name, ok: true, required, detail: `x${have.map((x) => x.s).join(', x')} in ${dir} (for --upscaler onnx)` };
+  }
+  return { name, ok: false, required, detail: `no x${wanted} model in ${dir} (--upscaler onnx falls back to realesrgan-ncnn-vulkan)`, fix: 'npm run setup   (converts the ncnn models)' };
 }
 
 async function vulkanCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Check> {
@@ -298,7 +313,7 @@ export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<
     onnxChecks(config, env, root),
     redisCheck(env),
   ]);
-  const checks = [ffmpeg, ffprobe, realesrganCheck(config, env, root), vulkan, ...onnx, redis];
+  const checks = [ffmpeg, ffprobe, realesrganCheck(config, env, root), realesrganOnnxCheck(config, root), vulkan, ...onnx, redis];
   return { checks, ok: checks.every((c) => c.ok || !c.required) };
 }
 

@@ -10,6 +10,11 @@ describe('parseCommand', () => {
       opts: { out: 'o', json: true, bg: 'sunset', lang: undefined, config: undefined, scale: 4, upscaler: 'ffmpeg', matting: 'none', keepCutout: true },
     });
   });
+  it('accepts --upscaler onnx (Real-ESRGAN in onnxruntime) and lists it in the error for a wrong name', () => {
+    expect(parseCommand(['enhance', 'a.mp4', '--upscaler', 'onnx'])).toMatchObject({ kind: 'enhance', opts: { upscaler: 'onnx' } });
+    expect(parseCommand(['submit', 'a.mp4', '--upscaler', 'onnx'])).toMatchObject({ kind: 'submit', opts: { upscaler: 'onnx' } });
+    expect(() => parseCommand(['enhance', 'a.mp4', '--upscaler', 'onxx'])).toThrow('--upscaler must be one of realesrgan, onnx, ffmpeg, none (got "onxx")');
+  });
   it('defaults the output folder and leaves engines to the config', () => {
     const cmd = parseCommand(['enhance', 'a.mp4']);
     expect(cmd).toMatchObject({ kind: 'enhance', opts: { out: 'out', json: false, keepCutout: false, scale: undefined, upscaler: undefined } });

@@ -24,7 +24,7 @@ export interface CommonFlags {
 
 export interface EnhanceFlags extends CommonFlags {
   scale?: 1 | 2 | 3 | 4;
-  upscaler?: 'realesrgan' | 'ffmpeg' | 'none';
+  upscaler?: 'realesrgan' | 'onnx' | 'ffmpeg' | 'none';
   matting?: 'rvm' | 'command' | 'none';
   keepCutout: boolean;
 }
@@ -77,7 +77,7 @@ function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
     lang: v.lang as string | undefined,
     config: v.config as string | undefined,
     scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
-    upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'ffmpeg', 'none']),
+    upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'onnx', 'ffmpeg', 'none']),
     matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
     keepCutout: Boolean(v['keep-cutout']),
   };
@@ -155,7 +155,7 @@ export const HELP = `dancelift — sharpen, cut out and re-background dance vide
 
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
-                    [--upscaler realesrgan|ffmpeg|none] [--matting rvm|command|none]
+                    [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
                     [--out DIR] [--keep-cutout] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
@@ -165,7 +165,8 @@ Usage:
   dancelift cancel <id>...           remove a waiting job or stop a running one
   dancelift backgrounds [--json]     list the background library
   dancelift doctor [--json]          check tools, models and devices
-  dancelift provision                install realesrgan-ncnn-vulkan and the RVM model into tools/
+  dancelift provision                install realesrgan-ncnn-vulkan and the RVM model into tools/,
+                                     and convert the upscaler's models to ONNX (--upscaler onnx)
 
 Options:
   --bg          background: a library name (see \`dancelift backgrounds\`), an image or video file,

@@ -29,6 +29,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_REALESRGAN: { path: ['upscale', 'realesrgan', 'binary'] },
   DANCELIFT_REALESRGAN_ON_CPU: { path: ['upscale', 'realesrgan', 'onCpuDriver'] },
   DANCELIFT_REALESRGAN_TILE: { path: ['upscale', 'realesrgan', 'tile'], parse: Number },
+  DANCELIFT_ONNX_UPSCALE_TILE: { path: ['upscale', 'onnx', 'tile'], parse: Number },
   DANCELIFT_MATTING: { path: ['matte', 'engine'] },
   DANCELIFT_RVM_MODEL: { path: ['matte', 'rvm', 'model'] },
   DANCELIFT_RVM_RATIO: { path: ['matte', 'rvm', 'downsampleRatio'], parse: (v) => (v === 'auto' ? v : Number(v)) },
@@ -60,6 +61,12 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   TELEGRAM_DOWNLOAD_LIMIT_MB: { path: ['telegram', 'downloadLimitMb'], parse: Number },
   TELEGRAM_ADMINS: { path: ['telegram', 'admins'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   TELEGRAM_LOCAL_MODE: { path: ['telegram', 'localMode'], parse: (v) => /^(1|true|yes|on)$/i.test(v.trim()) },
+  DISCORD_TOKEN: { path: ['discord', 'token'] },
+  DISCORD_GUILD_IDS: { path: ['discord', 'guildIds'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
+  // discord.js appends /v10 itself.
+  DISCORD_API_URL: { path: ['discord', 'apiUrl'], parse: (v) => v.replace(/\/+$/, '') },
+  DISCORD_UPLOAD_LIMIT_MB: { path: ['discord', 'uploadLimitMb'], parse: Number },
+  DISCORD_DOWNLOAD_LIMIT_MB: { path: ['discord', 'downloadLimitMb'], parse: Number },
 };
 
 export function applyEnv(tree: Tree, env: NodeJS.ProcessEnv): Tree {

@@ -15,7 +15,7 @@ export const configSchema = z
       .strict(),
     upscale: z
       .object({
-        engine: z.enum(['realesrgan', 'ffmpeg', 'none']),
+        engine: z.enum(['realesrgan', 'onnx', 'ffmpeg', 'none']),
         scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
         realesrgan: z
           .object({
@@ -27,6 +27,15 @@ export const configSchema = z
             onCpuDriver: z.enum(['fallback', 'use']),
           })
           .strict(),
+        // Defaulted so that config files written before the onnx engine existed still load.
+        onnx: z
+          .object({
+            modelsDir: z.string(),
+            providers: z.array(z.enum(['cuda', 'webgpu', 'cpu', 'dml', 'coreml'])),
+            tile: z.number().int().min(0),
+          })
+          .strict()
+          .default({ modelsDir: '', providers: [], tile: 0 }),
       })
       .strict(),
     matte: z
@@ -92,6 +101,21 @@ export const configSchema = z
         pollIntervalMs: z.number().int().min(100),
         menuPageSize: z.number().int().min(2).max(24),
         admins: z.array(z.union([z.string(), z.number()]).transform(String)),
+      })
+      .strict(),
+    discord: z
+      .object({
+        token: z.string(),
+        /** Servers to register the commands on at once; empty = global registration. */
+        guildIds: z.array(z.union([z.string(), z.number()]).transform(String)),
+        apiUrl: z.string().url(),
+        uploadLimitMb: z.number().positive(),
+        downloadLimitMb: z.number().positive(),
+        restTimeoutS: z.number().positive(),
+        tokenLifetimeS: z.number().positive(),
+        editIntervalMs: z.number().int().min(0),
+        pollIntervalMs: z.number().int().min(100),
+        menuPageSize: z.number().int().min(2).max(25),
       })
       .strict(),
     provision: z

@@ -1,12 +1,14 @@
 import type { Config } from '../../config/schema.js';
 import { findRealesrgan, findRvmModel, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../tools.js';
-import { PipelineError } from '../errors.js';
+import { PipelineError, isPipelineError } from '../errors.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { createNoMatte, createNoUpscale } from './passthrough.js';
 import { createFfmpegUpscale } from './upscale-ffmpeg.js';
 import { createRealesrganUpscale } from './upscale-realesrgan.js';
 import { createRvmMatteThreaded } from './matte-rvm-threaded.js';
 import { createCommandMatte } from './matte-command.js';
+import { createOnnxUpscaleThreaded } from './upscale-onnx-threaded.js';
+import { locateRealesrganOnnx } from '../onnx-upscale-models.js';
 
 export type UpscalerName = Config['upscale']['engine'];
 export type MattingName = Config['matte']['engine'];
@@ -17,10 +19,50 @@ function lanczosInstead(scale: number, why: string, log: (m: string) => void): U
   return { ...fallback, info: () => ({ ...fallback.info(), fallbackFrom: why }) };
 }
 
+/** `other`, with `why` in front of whatever fallback it reports itself. */
+function insteadOf(other: UpscaleEngine, why: string): UpscaleEngine {
+  return {
+    ...other,
+    info: () => {
+      const i = other.info();
+      return { ...i, fallbackFrom: i.fallbackFrom ? `${why}; ${i.fallbackFrom}` : why };
+    },
+  };
+}
+
+/**
+ * `onnx`: the converted Real-ESRGAN model in onnxruntime. Without the model, or when no provider
+ * runs it, the ncnn binary takes over (which itself may hand over to lanczos), and the stats say so.
+ */
+async function createOnnxUpscaler(config: Config, scale: number, log: (m: string) => void): Promise<UpscaleEngine> {
+  const loc = locateRealesrganOnnx(config, scale);
+  let why: string;
+  if (loc.found) {
+    const own = config.upscale.onnx?.providers ?? [];
+    try {
+      return await createOnnxUpscaleThreaded({
+        modelPath: loc.found.path,
+        scale,
+        providers: own.length > 0 ? own : config.matte.rvm.providers,
+        tile: config.upscale.onnx?.tile ?? 0,
+        log,
+      });
+    } catch (err) {
+      if (isPipelineError(err) && err.code === 'CANCELLED') throw err;
+      why = `onnx upscaler failed to start: ${err instanceof Error ? err.message : String(err)}`;
+    }
+  } else {
+    why = `ONNX model ${loc.tried[0]?.path ?? ''} not found (run \`npm run setup\` to convert it)`;
+  }
+  log(`${why}; trying realesrgan-ncnn-vulkan instead`);
+  return insteadOf(await createUpscaler(config, 'realesrgan', scale, log), why);
+}
+
 /** The upscaler asked for, or an honest substitute that says in the stats what it replaced. */
 export async function createUpscaler(config: Config, engine: UpscalerName, scale: number, log: (m: string) => void): Promise<UpscaleEngine> {
   if (engine === 'none' || scale === 1) return createNoUpscale();
   if (engine === 'ffmpeg') return createFfmpegUpscale(scale);
+  if (engine === 'onnx') return createOnnxUpscaler(config, scale, log);
   const found = findRealesrgan(config);
   if (!found) return lanczosInstead(scale, 'realesrgan-ncnn-vulkan not installed (run `npm run setup`)', log);
   const { realesrgan } = config.upscale;
