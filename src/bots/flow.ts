@@ -44,6 +44,18 @@ export interface UiMessage {
   html: string;
   /** Inline buttons; an empty array removes them. */
   buttons?: Button[][];
+  /** A result's timing, for platforms that show it apart from the text (Discord: an embed). */
+  stats?: StatsInfo;
+  /** A link button (Discord); platforms without one rely on the link written in `html`. */
+  link?: { text: string; url: string };
+}
+
+/** What a stats caption is made of, for platforms that lay it out themselves. */
+export interface StatsInfo {
+  name: string;
+  background: string;
+  result: JobResult;
+  locale: Locale;
 }
 
 export interface VideoMessage {
@@ -56,6 +68,9 @@ export interface VideoMessage {
   caption: string;
   replyTo?: string;
   buttons?: Button[][];
+  stats?: StatsInfo;
+  /** The signed download link of the full-quality file (Discord shows it as a button). */
+  link?: string;
 }
 
 /** Thrown by ChatUi.sendVideo when the platform refuses the file for its size. */
@@ -63,7 +78,8 @@ export class UploadTooLargeError extends Error {}
 
 /** What the flow needs from a chat platform. Edits are throttled and de-duplicated by the adapter. */
 export interface ChatUi {
-  send(chatId: string, msg: UiMessage, opts?: { replyTo?: string }): Promise<string>;
+  /** `private`: a refusal meant for the requester only, where the platform can (Discord: ephemeral). */
+  send(chatId: string, msg: UiMessage, opts?: { replyTo?: string; private?: boolean }): Promise<string>;
   /** Resolves once this text (or a newer one for the same message) is shown. */
   edit(chatId: string, messageId: string, msg: UiMessage): Promise<void>;
   sendVideo(chatId: string, video: VideoMessage): Promise<void>;
@@ -75,11 +91,27 @@ export interface FlowOptions {
   ui: ChatUi;
   /** Larger outputs are sent as a link. */
   uploadLimitBytes: number;
+  /** Where the limit depends on the place (Discord: the interaction's attachment_size_limit). */
+  uploadLimitFor?: (requester: Requester) => number;
+  /**
+   * Over the limit, a link message that carries the stats and buttons (Discord's embed and link
+   * button) instead of the link text followed by a smaller preview.
+   */
+  linkWithStats?: boolean;
   pollIntervalMs: number;
   menuPageSize: number;
   /** Where downloads wait for their menu: on the data dir's disk, so a job imports them by rename. */
   incomingDir: string;
   log: Logger;
+}
+
+/** Choices made with the request itself (Discord's command options). */
+export interface MenuPreset {
+  background?: string;
+  scale?: 1 | 2 | 4;
+  keepCutout?: boolean;
+  /** Submit at once when a background is given: no menu. */
+  start?: boolean;
 }
 
 const sessionSchema = z.object({
@@ -93,7 +125,7 @@ const sessionSchema = z.object({
   state: z.object({
     page: z.number().int(),
     background: z.number().int().nullable(),
-    scale: z.union([z.literal(2), z.literal(4)]),
+    scale: z.union([z.literal(1), z.literal(2), z.literal(4)]),
     upscaleOnly: z.boolean(),
     keepCutout: z.boolean(),
   }),
@@ -189,7 +221,7 @@ export class BotFlow {
    * The downloaded file is checked (ffprobe decides what it is); bad input gets one message and
    * nothing is kept. A video gets the menu, as a reply to the user's message.
    */
-  async offerMenu(req: { requester: Requester; file: string; name: string; replyTo?: string }): Promise<void> {
+  async offerMenu(req: { requester: Requester; file: string; name: string; replyTo?: string; preset?: MenuPreset }): Promise<void> {
     const { requester } = req;
     const t = botTexts(requester.locale);
     const log = this.opts.log.child({ chatId: requester.chatId, userId: requester.userId });
@@ -199,7 +231,7 @@ export class BotFlow {
     } catch (err) {
       await rm(req.file, { force: true });
       log.info({ err: (err as Error).message }, 'input refused');
-      await this.opts.ui.send(requester.chatId, { html: t.failed(reasonText(err, requester.locale)) }, { replyTo: req.replyTo });
+      await this.opts.ui.send(requester.chatId, { html: t.failed(reasonText(err, requester.locale)) }, { replyTo: req.replyTo, private: true });
       return;
     }
     const bgDir = backgroundsDir(this.service.config);
@@ -220,6 +252,21 @@ export class BotFlow {
       mode: 'enhance',
       recomposing: false,
     };
+    const preset = req.preset;
+    if (preset) {
+      const picked = preset.background === undefined ? -1 : names.findIndex((n) => n.toLowerCase() === preset.background!.toLowerCase());
+      if (picked >= 0) session.state = { ...session.state, background: picked, page: Math.floor(picked / this.opts.menuPageSize) };
+      if (preset.scale !== undefined) session.state.scale = preset.scale;
+      if (preset.keepCutout !== undefined) session.state.keepCutout = preset.keepCutout;
+      // Everything was chosen with the command: no menu, straight to the queue.
+      if (picked >= 0 && preset.start) {
+        session.menuMessageId = await this.opts.ui.send(requester.chatId, { html: `${t.statusHead({ name: req.name, background: backgroundLabel(names[picked], requester.locale) })}\n${statusLine(null, requester.locale)}` }, { replyTo: req.replyTo });
+        await this.saveSession(session);
+        log.info({ session: id, name: req.name }, 'submitting without a menu');
+        await this.serialise(id, () => this.start(session));
+        return;
+      }
+    }
     await this.sendMenuGallery(requester.chatId, names, requester.locale, req.replyTo, log);
     session.menuMessageId = await this.opts.ui.send(requester.chatId, this.menuMessage(session), { replyTo: req.replyTo });
     await this.saveSession(session);
@@ -499,20 +546,34 @@ export class BotFlow {
     if (!(await this.service.redis.get(sentKey))) {
       const file = this.service.storage.resolveOutput(result.output);
       const sizeMb = result.bytes / 1024 / 1024;
-      const tooBig = (html: string) => this.opts.ui.send(requester.chatId, { html }, { replyTo: requester.messageId });
-      const linkText = t.tooBigToUpload({ sizeMb, limitMb: round(this.opts.uploadLimitBytes / 1024 / 1024), link, hours: this.service.config.web.linkTtlHours });
-      if (result.bytes > this.opts.uploadLimitBytes) {
-        log.info({ bytes: result.bytes }, 'too big to upload: sending the link');
-        await tooBig(linkText);
-        await this.sendPreview(d, file, log);
+      const uploadLimit = this.opts.uploadLimitFor?.(requester) ?? this.opts.uploadLimitBytes;
+      const stats: StatsInfo = { name: d.inputName, background: d.background, result, locale: requester.locale };
+      const linkText = t.tooBigToUpload({ sizeMb, limitMb: round(uploadLimit / 1024 / 1024), link, hours: this.service.config.web.linkTtlHours });
+      if (result.cutout) {
+        const record = { cutout: result.cutout, name: d.inputName, requester };
+        await this.service.redis.set(this.cutoutKey(d.jobId), JSON.stringify(record), 'EX', Math.round(this.service.config.storage.keepOutputsHours * 3600));
+      }
+      const tooBig = async (withPreview: boolean) => {
+        if (this.opts.linkWithStats) {
+          await this.opts.ui.send(
+            requester.chatId,
+            { html: linkText, stats, link: { text: t.downloadOriginal, url: link }, ...(result.cutout ? { buttons: this.againButtons(d.jobId, requester.locale) } : {}) },
+            { replyTo: requester.messageId },
+          );
+          return;
+        }
+        await this.opts.ui.send(requester.chatId, { html: linkText }, { replyTo: requester.messageId });
+        if (withPreview) await this.sendPreview(d, file, log);
+      };
+      if (result.bytes > uploadLimit) {
+        log.info({ bytes: result.bytes, uploadLimit }, 'too big to upload: sending the link');
+        await tooBig(true);
       } else {
         const thumbnail = await makeThumbnail(file).catch(() => undefined);
-        if (result.cutout) {
-          const record = { cutout: result.cutout, name: d.inputName, requester };
-          await this.service.redis.set(this.cutoutKey(d.jobId), JSON.stringify(record), 'EX', Math.round(this.service.config.storage.keepOutputsHours * 3600));
-        }
         try {
           await this.opts.ui.sendVideo(requester.chatId, {
+            stats,
+            link,
             ...(result.cutout ? { buttons: this.againButtons(d.jobId, requester.locale) } : {}),
             file,
             fileName: outputName(d.inputName),
@@ -526,7 +587,7 @@ export class BotFlow {
         } catch (err) {
           if (!(err instanceof UploadTooLargeError)) throw err;
           log.info('upload refused for its size: sending the link');
-          await tooBig(linkText);
+          await tooBig(false);
         } finally {
           if (thumbnail) await rm(thumbnail, { force: true });
         }
@@ -727,6 +788,29 @@ export class BotFlow {
     const counts = await this.service.queues.enhance.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
     const deliveries = await this.service.queues.deliver(this.opts.platform).getJobCounts('waiting', 'active', 'delayed', 'failed');
     return botTexts(locale).stats({ ...counts, deliveriesPending: (deliveries.waiting ?? 0) + (deliveries.active ?? 0) + (deliveries.delayed ?? 0), deliveriesFailed: deliveries.failed ?? 0 });
+  }
+
+  /** /queue for a platform's admins: every job waiting or running, in queue order. */
+  async queueOverview(locale: Locale): Promise<string> {
+    const queue = this.service.queues.enhance;
+    const active = (await queue.getJobs(['active'], 0, 50, true)).filter(Boolean);
+    const waiting = (await queue.getJobs(['waiting', 'prioritized'], 0, 50, true)).filter(Boolean);
+    const line = (job: (typeof active)[number], progress: JobProgress | null) => {
+      const r = requesterSchema.safeParse((job.data as { requester?: unknown }).requester);
+      return {
+        name: String((job.data as { input?: { name?: string } }).input?.name ?? job.id),
+        user: r.success ? `${r.data.platform} ${r.data.userName ?? r.data.userId}` : '?',
+        state: statusLine(progress, locale),
+      };
+    };
+    const lines = [
+      ...active.map((job) => {
+        const p = progressSchema.safeParse(job.progress);
+        return line(job, p.success ? p.data : { stage: 'decode', percent: 0, fps: 0, etaS: null });
+      }),
+      ...waiting.map((job, i) => line(job, { stage: 'queued', percent: 0, fps: 0, etaS: null, position: i + 1 })),
+    ];
+    return botTexts(locale).queueOverview(lines);
   }
 
   // --- group settings -------------------------------------------------------------------------

@@ -25,7 +25,8 @@ export interface MenuState {
   page: number;
   /** Index into the session's background list; null until one is picked. */
   background: number | null;
-  scale: 2 | 4;
+  /** 1: no upscaling (Discord's scale:none); the menu itself offers x2 and x4. */
+  scale: 1 | 2 | 4;
   /** Upscale only: no matting, no new background. */
   upscaleOnly: boolean;
   /** Keep the cut-out, for quick re-tries with another background. */
@@ -33,7 +34,7 @@ export interface MenuState {
 }
 
 /** The menu as first shown: the default background picked, on its page. */
-export const initialMenuState = (defaultIndex: number | null, pageSize: number, scale: 2 | 4 = 2): MenuState => ({
+export const initialMenuState = (defaultIndex: number | null, pageSize: number, scale: 1 | 2 | 4 = 2): MenuState => ({
   page: defaultIndex === null ? 0 : Math.floor(defaultIndex / pageSize),
   background: defaultIndex,
   scale,

@@ -74,6 +74,15 @@ export interface BotTexts {
    */
   tooBigToUpload(p: { sizeMb: number; limitMb: number; link: string; hours: number }): string;
   failed(reason: string): string;
+  /** The link button under a delivered video (Discord). */
+  downloadOriginal: string;
+  /** Discord: an attachment over the download limit, refused before downloading. */
+  attachmentTooBig(p: { sizeMb: number; limitMb: number }): string;
+  attachmentDownloadFailed: string;
+  noVideoInMessage: string;
+  manageServerOnly: string;
+  /** /queue (Discord admins): every job waiting or running. */
+  queueOverview(lines: Array<{ name: string; user: string; state: string }>): string;
   commands: Record<'start' | 'help' | 'enhance' | 'bg' | 'cancel' | 'queue' | 'lang' | 'settings', string>;
 }
 
@@ -144,6 +153,15 @@ const en: BotTexts = {
   tooBigToUpload: (p) =>
     `✅ Done. The video is ${num(p.sizeMb, 1)} MB, more than the ${p.limitMb} MB a bot may upload here. Download it (the link works for ${p.hours} h):\n${escapeHtml(p.link)}`,
   failed: (reason) => `❌ ${escapeHtml(reason)}`,
+  downloadOriginal: 'Download original quality',
+  attachmentTooBig: (p) => `This video is ${num(p.sizeMb, 1)} MB; the bot takes videos up to ${p.limitMb} MB. Send a shorter or smaller one.`,
+  attachmentDownloadFailed: 'I could not download this attachment. Please try again.',
+  noVideoInMessage: 'That message has no video attachment.',
+  manageServerOnly: 'Only members with the Manage Server permission can do that.',
+  queueOverview: (lines) =>
+    lines.length === 0
+      ? 'The queue is empty.'
+      : lines.map((l, i) => `${i + 1}. <b>${escapeHtml(shortName(l.name, 40))}</b> · ${escapeHtml(l.user)} · ${escapeHtml(l.state)}`).join('\n'),
   commands: {
     start: 'What this bot does',
     help: 'How to use it, limits',
@@ -223,6 +241,15 @@ const zh: BotTexts = {
   tooBigToUpload: (p) =>
     `✅ 完成。视频有 ${num(p.sizeMb, 1)} MB，超过机器人在此可上传的 ${p.limitMb} MB。下载链接（${p.hours} 小时内有效）：\n${escapeHtml(p.link)}`,
   failed: (reason) => `❌ ${escapeHtml(reason)}`,
+  downloadOriginal: '下载原画质',
+  attachmentTooBig: (p) => `这个视频有 ${num(p.sizeMb, 1)} MB；机器人只接受不超过 ${p.limitMb} MB 的视频。请发送更短或更小的视频。`,
+  attachmentDownloadFailed: '无法下载这个附件，请重试。',
+  noVideoInMessage: '这条消息没有视频附件。',
+  manageServerOnly: '只有拥有“管理服务器”权限的成员可以这样做。',
+  queueOverview: (lines) =>
+    lines.length === 0
+      ? '队列是空的。'
+      : lines.map((l, i) => `${i + 1}. <b>${escapeHtml(shortName(l.name, 40))}</b> · ${escapeHtml(l.user)} · ${escapeHtml(l.state)}`).join('\n'),
   commands: {
     start: '机器人介绍',
     help: '用法与限制',

@@ -40,8 +40,12 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
       const telegram = await startTelegramBot(service, log.child({ bot: 'telegram' }));
       stopBots.push(() => telegram.close());
     }
-    if (!process.env.DISCORD_TOKEN) log.info('discord bot skipped: DISCORD_TOKEN is not set');
-    else log.warn('discord bot: DISCORD_TOKEN is set, but this version has no discord bot yet');
+    if (!config.discord.token) log.info('discord bot skipped: DISCORD_TOKEN is not set');
+    else {
+      const { startDiscordBot } = await import('../bots/discord/bot.js');
+      const discord = await startDiscordBot(service, log.child({ bot: 'discord' }));
+      stopBots.push(() => discord.close());
+    }
   }
 
   return {

@@ -1,0 +1,189 @@
+/**
+ * Pure: the flow's messages in Discord's shapes. The flow speaks a small HTML subset (<b>, <i>,
+ * <code>, <a href>, and &amp; &lt; &gt; &quot;) for Telegram; Discord wants markdown. Its button rows
+ * become message components: the background buttons of a menu become one string select (a phone
+ * shows 25 names in a select where 25 buttons would not even fit: 5 rows of 5 at most), the rest
+ * stay buttons; a delivered result's timing becomes an embed.
+ */
+import { backgroundLabel, TEXTS, type Locale } from '../../i18n/messages.js';
+import type { StatsInfo } from '../flow.js';
+import { parseCallback, type Button } from '../menu.js';
+import { shortName } from '../texts.js';
+import { ComponentType } from './parse.js';
+
+/** Discord's limits, as documented. */
+export const LIMITS = {
+  content: 2000,
+  buttonLabel: 80,
+  selectOptions: 25,
+  selectLabel: 100,
+  selectValue: 100,
+  customId: 100,
+  rows: 5,
+  perRow: 5,
+  embedTitle: 256,
+  embedDescription: 4096,
+  embedFields: 25,
+  fieldName: 256,
+  fieldValue: 1024,
+} as const;
+
+export const ButtonStyle = { Primary: 1, Secondary: 2, Success: 3, Danger: 4, Link: 5 } as const;
+
+const unescapeEntities = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
+
+/**
+ * Markdown characters in user text are escaped with a backslash (Discord renders `\*` as `*`), except
+ * inside URLs, which must stay clickable as written.
+ */
+export function escapeMarkdown(text: string): string {
+  return text
+    .split(/(https?:\/\/\S+)/)
+    .map((part, i) => (i % 2 === 1 ? part : part.replace(/([\\*_~`|[\]<>])/g, '\\$1').replace(/^([#-])/gm, '\\$1')))
+    .join('');
+}
+
+/** The flow's HTML → Discord markdown. Unknown tags are dropped, their text kept. */
+export function htmlToMarkdown(html: string): string {
+  let out = '';
+  const re = /<(\/?)([a-z]+)([^>]*)>|([^<]+)/gi;
+  const links: string[] = [];
+  for (let m = re.exec(html); m; m = re.exec(html)) {
+    if (m[4] !== undefined) {
+      out += escapeMarkdown(unescapeEntities(m[4]));
+      continue;
+    }
+    const closing = m[1] === '/';
+    const tag = m[2].toLowerCase();
+    if (tag === 'b' || tag === 'strong') out += '**';
+    else if (tag === 'i' || tag === 'em') out += '*';
+    else if (tag === 'u') out += '__';
+    else if (tag === 's') out += '~~';
+    else if (tag === 'code') out += '`';
+    else if (tag === 'a') {
+      if (!closing) {
+        const href = /href="([^"]*)"/i.exec(m[3])?.[1];
+        links.push(href ? unescapeEntities(href) : '');
+        out += href ? '[' : '';
+      } else {
+        const href = links.pop();
+        if (href) out += `](${href})`;
+      }
+    }
+  }
+  return out;
+}
+
+/** Content fits Discord's 2000 characters (a long list is cut with an ellipsis). */
+export function fitContent(md: string): string {
+  return md.length <= LIMITS.content ? md : `${md.slice(0, LIMITS.content - 1)}…`;
+}
+
+export interface ButtonComponent {
+  type: typeof ComponentType.Button;
+  style: number;
+  label: string;
+  custom_id?: string;
+  url?: string;
+  disabled?: boolean;
+}
+export interface SelectComponent {
+  type: typeof ComponentType.StringSelect;
+  custom_id: string;
+  placeholder?: string;
+  options: Array<{ label: string; value: string; default?: boolean }>;
+  min_values: 1;
+  max_values: 1;
+}
+export interface ActionRow {
+  type: typeof ComponentType.ActionRow;
+  components: Array<ButtonComponent | SelectComponent>;
+}
+
+const PICKED = /^✅ /;
+const cut = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
+
+/** The select's custom_id for a menu session; its values are the flow's callback data. */
+export const selectId = (session: string) => `sel:${session}`;
+
+/**
+ * The flow's rows → action rows. Background buttons (anywhere in the rows) gather into one string
+ * select at the top; the others keep their order, five to a row. A page-number label (a no-op) is a
+ * disabled button. `link` adds a link button (its own row). At most 5 rows: extra rows are dropped
+ * (the flow never makes that many).
+ */
+export function toComponents(rows: Button[][] | undefined, opts: { placeholder: string; link?: { text: string; url: string } }): ActionRow[] {
+  const out: ActionRow[] = [];
+  const options: SelectComponent['options'] = [];
+  let session: string | undefined;
+  const buttonRows: ButtonComponent[][] = [];
+  for (const row of rows ?? []) {
+    const buttons: ButtonComponent[] = [];
+    for (const b of row) {
+      const cb = parseCallback(b.data);
+      if (cb?.scope === 'menu' && cb.action.kind === 'bg') {
+        session = cb.session;
+        options.push({ label: cut(b.text.replace(PICKED, ''), LIMITS.selectLabel), value: b.data, ...(PICKED.test(b.text) ? { default: true } : {}) });
+        continue;
+      }
+      const kind = cb?.action.kind;
+      const style =
+        kind === 'start' || kind === 'again' ? ButtonStyle.Primary : kind === 'close' || kind === 'cancelJob' ? ButtonStyle.Danger : PICKED.test(b.text) ? ButtonStyle.Success : ButtonStyle.Secondary;
+      buttons.push({ type: ComponentType.Button, style, label: cut(b.text.replace(PICKED, '✓ '), LIMITS.buttonLabel), custom_id: b.data, ...(kind === 'noop' ? { disabled: true } : {}) });
+    }
+    for (let i = 0; i < buttons.length; i += LIMITS.perRow) buttonRows.push(buttons.slice(i, i + LIMITS.perRow));
+  }
+  if (options.length > 0 && session) {
+    out.push({
+      type: ComponentType.ActionRow,
+      components: [{ type: ComponentType.StringSelect, custom_id: selectId(session), placeholder: cut(opts.placeholder, 150), options: options.slice(0, LIMITS.selectOptions), min_values: 1, max_values: 1 }],
+    });
+  }
+  for (const r of buttonRows) out.push({ type: ComponentType.ActionRow, components: r });
+  if (opts.link) out.push({ type: ComponentType.ActionRow, components: [{ type: ComponentType.Button, style: ButtonStyle.Link, label: cut(opts.link.text, LIMITS.buttonLabel), url: opts.link.url }] });
+  return out.slice(0, LIMITS.rows);
+}
+
+export interface Embed {
+  title: string;
+  description?: string;
+  color?: number;
+  fields: Array<{ name: string; value: string; inline?: boolean }>;
+  footer?: { text: string };
+}
+
+const num = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
+const device = (d: string) => d.replace(/\s*\([^)]*\)\s*$/, '').trim();
+
+/** The timing of a result as an embed: one field per stage (seconds, fps), the total with the realtime factor, the devices. */
+export function statsEmbed(p: StatsInfo): Embed {
+  const { result, locale } = p;
+  const zh = locale === 'zh';
+  const label = (n: string) => (TEXTS[locale].stages as Record<string, string>)[n] ?? n;
+  const stages = result.stats.stages;
+  const devices = [...new Set(stages.filter((s) => s.name === 'upscale' || s.name === 'matte').map((s) => `${s.engine} / ${device(s.device)}`))].join('\n');
+  const fields: Embed['fields'] = stages.map((s) => ({
+    name: cut(`${label(s.name)}${s.fallbackFrom ? ' *' : ''}`, LIMITS.fieldName),
+    value: `${num(s.seconds, 2)} s · ${num(s.fps, 1)} fps`,
+    inline: true,
+  }));
+  fields.push({
+    name: zh ? '总计' : 'total',
+    value: zh ? `${num(result.stats.totalS, 2)} 秒 · ${num(result.stats.realtimeFactor, 2)}x 实时` : `${num(result.stats.totalS, 2)} s · ${num(result.stats.realtimeFactor, 2)}x realtime`,
+    inline: false,
+  });
+  if (devices) fields.push({ name: zh ? '设备' : 'device', value: cut(escapeMarkdown(devices), LIMITS.fieldValue), inline: false });
+  const notes = [...stages.filter((s) => s.fallbackFrom).map((s) => `* ${label(s.name)}: ${s.fallbackFrom}`), ...result.stats.retries];
+  return {
+    title: cut(`✅ ${shortName(p.name, 80)} → ${shortName(backgroundLabel(p.background, locale), 60)}`, LIMITS.embedTitle),
+    description: `${result.width}×${result.height} · ${num(result.durationS, 1)} ${zh ? '秒' : 's'}`,
+    color: 0x2ecc71,
+    fields: fields.slice(0, LIMITS.embedFields),
+    ...(notes.length > 0 ? { footer: { text: cut(notes.join('\n'), 2048) } } : {}),
+  };
+}
+
+/** The placeholder of the background select. */
+export function selectPlaceholder(locale: Locale): string {
+  return locale === 'zh' ? '选择背景' : 'Pick a background';
+}

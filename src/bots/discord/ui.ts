@@ -1,0 +1,369 @@
+/**
+ * The Discord side of ChatUi, over discord.js's REST client (which waits out 429s per route and
+ * retries server errors).
+ *
+ * Where a message goes depends on the interaction behind it. Its token lets the bot edit its
+ * reply and send follow-ups for 15 minutes — without needing any permission in the channel — and
+ * then it is dead (401 / "Invalid Webhook Token"). So every message the bot makes is recorded in
+ * Redis with the token that can edit it (and when that token dies); once the token is dead (or
+ * refused early), edits go through the channel endpoints and, when the channel refuses to edit a
+ * message it does not count as the bot's, a new channel message takes over as the status message.
+ * Deliveries after the 15 minutes are ordinary channel messages replying to the status message.
+ * The records live in Redis, so a restarted bot keeps editing the same messages.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { DiscordAPIError, Routes, type REST, type RawFile } from 'discord.js';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
+import type { Locale } from '../../i18n/messages.js';
+import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './render.js';
+
+const EPHEMERAL = 1 << 6;
+/** Mentions in file names or user text never ping anyone. */
+const NO_MENTIONS = { parse: [] as string[] };
+/** A token is not used in its last seconds: a long upload must not start on a dying token. */
+const TOKEN_MARGIN_MS = 30_000;
+const RECORD_TTL_S = 14 * 24 * 3600;
+
+export interface InteractionRef {
+  applicationId: string;
+  token: string;
+  /** ms since the epoch */
+  expiresAt: number;
+  channelId: string;
+}
+
+const recordSchema = z.object({
+  channelId: z.string(),
+  /** How the message is edited while the token lives: as the interaction's reply, or as a follow-up. */
+  via: z.enum(['original', 'followup', 'channel']),
+  applicationId: z.string().optional(),
+  token: z.string().optional(),
+  expiresAt: z.number().optional(),
+  /** A channel message that took over as this message after the token died. */
+  replacement: z.string().optional(),
+});
+type MessageRecord = z.infer<typeof recordSchema>;
+
+interface Pending {
+  ref: InteractionRef;
+  locale: Locale;
+  /** The deferred (ephemeral) reply has been given a text: follow-ups are now messages of their own. */
+  resolved: boolean;
+  /** A picture held back to go with the next message (the gallery above a menu). */
+  photo?: { file: string; caption: string };
+}
+
+/** Errors that mean "this interaction token can no longer be used". */
+export function isDeadToken(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.status === 401 || err.code === 50027 || err.code === 10015);
+}
+/** Errors that mean "the channel endpoint will not edit this message". */
+function isNotEditable(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.status === 403 || err.status === 404 || err.code === 50005 || err.code === 10008 || err.code === 50001);
+}
+export function isTooLarge(err: unknown): boolean {
+  return err instanceof DiscordAPIError && (err.status === 413 || err.code === 40005);
+}
+
+interface EditState {
+  shown?: string;
+  lastAt: number;
+  pending?: { msg: UiMessage; key: string; waiters: Array<{ resolve(): void; reject(err: unknown): void }> };
+  timer?: NodeJS.Timeout;
+  running: boolean;
+}
+const signature = (msg: UiMessage) => JSON.stringify([msg.html, msg.buttons ?? null, msg.link ?? null, msg.stats ? 1 : 0]);
+
+export class DiscordUi implements ChatUi {
+  private readonly pending = new Map<string, Pending>();
+  private readonly edits = new Map<string, EditState>();
+
+  constructor(
+    private readonly rest: REST,
+    private readonly redis: Redis,
+    private readonly keyPrefix: string,
+    private readonly opts: { editIntervalMs: number; tokenLifetimeMs: number },
+    private readonly log: Logger,
+  ) {}
+
+  // --- interactions --------------------------------------------------------------------------
+
+  /** A deferred interaction the flow may answer: `handle` goes where the flow takes a replyTo. */
+  open(ref: InteractionRef, locale: Locale, opts: { holdPhoto?: boolean } = {}): string {
+    const handle = `i:${ref.token.slice(-16)}:${Date.now().toString(36)}`;
+    this.pending.set(handle, { ref, locale, resolved: false, ...(opts.holdPhoto ? { photo: undefined } : {}) });
+    if (opts.holdPhoto) this.holding.add(handle);
+    // Past its token's life a handle is useless; forget it then.
+    setTimeout(() => {
+      this.pending.delete(handle);
+      this.holding.delete(handle);
+    }, Math.max(1000, ref.expiresAt - Date.now())).unref();
+    return handle;
+  }
+  private readonly holding = new Set<string>();
+
+  refOf(handle: string): InteractionRef | undefined {
+    return this.pending.get(handle)?.ref;
+  }
+
+  /** Replaces the deferred ("thinking") reply with a note only the requester sees. */
+  async note(handle: string, html: string): Promise<void> {
+    const p = this.pending.get(handle);
+    if (!p) return;
+    await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), {
+      body: { content: fitContent(htmlToMarkdown(html)), allowed_mentions: NO_MENTIONS },
+      auth: false,
+    });
+    p.resolved = true;
+  }
+
+  /** An ephemeral follow-up to any interaction (the answer to a press, a refusal). */
+  async ephemeral(ref: Pick<InteractionRef, 'applicationId' | 'token'>, html: string): Promise<void> {
+    await this.rest.post(Routes.webhook(ref.applicationId, ref.token), {
+      body: { content: fitContent(htmlToMarkdown(html)), flags: EPHEMERAL, allowed_mentions: NO_MENTIONS },
+      auth: false,
+    });
+  }
+
+  /**
+   * A press on a message's component gives a fresh token that edits that very message
+   * (`@original` of a component interaction): the status message gains another 15 minutes.
+   */
+  async refresh(messageId: string, ref: InteractionRef): Promise<void> {
+    const rec = await this.record(messageId);
+    if (!rec || rec.replacement) return;
+    await this.saveRecord(messageId, { ...rec, via: 'original', applicationId: ref.applicationId, token: ref.token, expiresAt: ref.expiresAt });
+  }
+
+  // --- records -------------------------------------------------------------------------------
+
+  private key(messageId: string): string {
+    return `${this.keyPrefix}:msg:${messageId}`;
+  }
+  private async record(messageId: string): Promise<MessageRecord | null> {
+    const raw = await this.redis.get(this.key(messageId));
+    if (!raw) return null;
+    const parsed = recordSchema.safeParse(JSON.parse(raw));
+    return parsed.success ? parsed.data : null;
+  }
+  private async saveRecord(messageId: string, rec: MessageRecord): Promise<void> {
+    await this.redis.set(this.key(messageId), JSON.stringify(rec), 'EX', RECORD_TTL_S);
+  }
+  private live(rec: { token?: string; expiresAt?: number } | null | undefined): rec is { token: string; expiresAt: number; applicationId: string } {
+    return Boolean(rec?.token && rec.expiresAt && rec.expiresAt - TOKEN_MARGIN_MS > Date.now());
+  }
+
+  // --- building messages ---------------------------------------------------------------------
+
+  private body(msg: UiMessage, locale: Locale): Record<string, unknown> {
+    return {
+      content: fitContent(htmlToMarkdown(msg.html)),
+      components: toComponents(msg.buttons, { placeholder: selectPlaceholder(locale), ...(msg.link ? { link: msg.link } : {}) }),
+      embeds: msg.stats ? [statsEmbed(msg.stats)] : [],
+      allowed_mentions: NO_MENTIONS,
+    };
+  }
+
+  /** The locale only matters for the select's placeholder; the flow's texts are already localised. */
+  private localeOfText(html: string): Locale {
+    return /[\u4e00-\u9fff]/.test(html) ? 'zh' : 'en';
+  }
+
+  // --- ChatUi --------------------------------------------------------------------------------
+
+  async send(chatId: string, msg: UiMessage, opts: { replyTo?: string; private?: boolean } = {}): Promise<string> {
+    const p = opts.replyTo ? this.pending.get(opts.replyTo) : undefined;
+    const body = this.body(msg, p?.locale ?? this.localeOfText(msg.html));
+    if (p && opts.private) {
+      // The reply was deferred as ephemeral: the refusal replaces it, seen by the requester only.
+      const res = await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { body, auth: false });
+      p.resolved = true;
+      return messageId(res);
+    }
+    if (p && this.live(p.ref)) {
+      if (!p.resolved) await this.note(opts.replyTo!, '⏳');
+      const files: RawFile[] = [];
+      if (p.photo) {
+        files.push({ name: 'backgrounds.jpg', data: await readFile(p.photo.file), contentType: 'image/jpeg' });
+        body.attachments = [{ id: 0, filename: 'backgrounds.jpg' }];
+        p.photo = undefined;
+      }
+      const res = await this.rest.post(Routes.webhook(p.ref.applicationId, p.ref.token), { body, files, query: new URLSearchParams({ wait: 'true' }), auth: false });
+      const id = messageId(res);
+      await this.saveRecord(id, { channelId: p.ref.channelId, via: 'followup', applicationId: p.ref.applicationId, token: p.ref.token, expiresAt: p.ref.expiresAt });
+      // The ephemeral "working on it" note has done its job.
+      await this.rest.delete(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { auth: false }).catch((err: unknown) => this.log.debug({ err }, 'could not delete the note'));
+      return id;
+    }
+    const target = p ? undefined : opts.replyTo;
+    return this.postChannel(p?.ref.channelId ?? chatId, body, [], target);
+  }
+
+  /**
+   * A follow-up to the interaction behind `replyTo` while its token lives (no channel permission
+   * needed); otherwise a channel message that replies to it.
+   */
+  private async post(chatId: string, body: Record<string, unknown>, files: RawFile[], replyTo: string | undefined): Promise<string> {
+    const rec = replyTo ? await this.record(replyTo) : null;
+    if (rec && this.live(rec) && !rec.replacement) {
+      try {
+        const res = await this.rest.post(Routes.webhook(rec.applicationId!, rec.token!), { body, files, query: new URLSearchParams({ wait: 'true' }), auth: false });
+        const id = messageId(res);
+        await this.saveRecord(id, { channelId: rec.channelId, via: 'followup', applicationId: rec.applicationId, token: rec.token, expiresAt: rec.expiresAt });
+        return id;
+      } catch (err) {
+        if (!isDeadToken(err)) throw err;
+        this.log.info({ replyTo }, 'interaction token refused: posting in the channel');
+        await this.saveRecord(replyTo!, { ...rec, token: undefined, expiresAt: undefined });
+      }
+    }
+    return this.postChannel(rec?.channelId ?? chatId, body, files, rec?.replacement ?? replyTo);
+  }
+
+  private async postChannel(channelId: string, body: Record<string, unknown>, files: RawFile[], replyTo: string | undefined): Promise<string> {
+    const withRef = replyTo && /^\d+$/.test(replyTo) ? { ...body, message_reference: { message_id: replyTo, fail_if_not_exists: false } } : body;
+    const res = await this.rest.post(Routes.channelMessages(channelId), { body: withRef, files });
+    const id = messageId(res);
+    await this.saveRecord(id, { channelId, via: 'channel' });
+    return id;
+  }
+
+  edit(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
+    const key = `${chatId}:${messageId}`;
+    let st = this.edits.get(key);
+    if (!st) {
+      st = { lastAt: 0, running: false };
+      this.edits.set(key, st);
+    }
+    const sig = signature(msg);
+    if (!st.pending && !st.running && st.shown === sig) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const s = st!;
+      const waiters = s.pending?.waiters ?? [];
+      waiters.push({ resolve, reject });
+      s.pending = { msg, key: sig, waiters };
+      this.schedule(chatId, messageId, s);
+    });
+  }
+
+  private schedule(chatId: string, messageId: string, st: EditState): void {
+    if (st.timer || st.running) return;
+    const wait = Math.max(0, st.lastAt + this.opts.editIntervalMs - Date.now());
+    st.timer = setTimeout(() => {
+      st.timer = undefined;
+      void this.flush(chatId, messageId, st);
+    }, wait);
+  }
+
+  private async flush(chatId: string, messageId: string, st: EditState): Promise<void> {
+    const job = st.pending;
+    st.pending = undefined;
+    if (!job) return;
+    if (job.key === st.shown) {
+      job.waiters.forEach((w) => w.resolve());
+      return;
+    }
+    st.running = true;
+    try {
+      await this.editNow(chatId, messageId, job.msg);
+      st.shown = job.key;
+      job.waiters.forEach((w) => w.resolve());
+    } catch (err) {
+      job.waiters.forEach((w) => w.reject(err));
+    } finally {
+      st.lastAt = Date.now();
+      st.running = false;
+      if (st.pending) this.schedule(chatId, messageId, st);
+    }
+  }
+
+  private async editNow(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
+    const rec = (await this.record(messageId)) ?? { channelId: chatId, via: 'channel' as const };
+    const body = this.body(msg, this.localeOfText(msg.html));
+    // A menu keeps its gallery picture; any other state of the message drops it.
+    const isMenu = (body.components as Array<{ components: Array<{ type: number }> }>).some((r) => r.components.some((c) => c.type === 3));
+    if (!isMenu) body.attachments = [];
+    if (!rec.replacement && rec.via !== 'channel' && this.live(rec)) {
+      try {
+        await this.rest.patch(Routes.webhookMessage(rec.applicationId!, rec.token!, rec.via === 'original' ? '@original' : messageId), { body, auth: false });
+        return;
+      } catch (err) {
+        if (!isDeadToken(err)) throw err;
+        this.log.info({ messageId }, 'interaction token refused: editing through the channel');
+        await this.saveRecord(messageId, { ...rec, token: undefined, expiresAt: undefined });
+      }
+    }
+    const target = rec.replacement ?? messageId;
+    try {
+      await this.rest.patch(Routes.channelMessage(rec.channelId, target), { body });
+    } catch (err) {
+      if (!isNotEditable(err) || rec.replacement) throw err;
+      // The channel will not let the bot edit the interaction's message: a new message takes over.
+      const id = await this.postChannel(rec.channelId, body, [], messageId);
+      await this.saveRecord(messageId, { ...rec, token: undefined, expiresAt: undefined, replacement: id });
+      this.log.info({ messageId, replacement: id }, 'status continues in a new channel message');
+    }
+  }
+
+  async sendVideo(chatId: string, v: VideoMessage): Promise<void> {
+    const locale: Locale = v.stats?.locale ?? this.localeOfText(v.caption);
+    const body: Record<string, unknown> = {
+      content: '',
+      components: toComponents(v.buttons, { placeholder: selectPlaceholder(locale), ...(v.link ? { link: { text: locale === 'zh' ? '下载原画质' : 'Download original quality', url: v.link } } : {}) }),
+      embeds: v.stats ? [statsEmbed(v.stats)] : [],
+      attachments: [{ id: 0, filename: v.fileName }],
+      allowed_mentions: NO_MENTIONS,
+    };
+    if (!v.stats) body.content = fitContent(htmlToMarkdown(v.caption));
+    const files: RawFile[] = [{ name: v.fileName, data: await readFile(v.file), contentType: 'video/mp4' }];
+    try {
+      await this.post(chatId, body, files, v.replyTo);
+    } catch (err) {
+      if (isTooLarge(err)) throw new UploadTooLargeError((err as Error).message);
+      throw err;
+    }
+  }
+
+  async sendPhoto(chatId: string, photo: { file: string; caption: string; replyTo?: string }): Promise<void> {
+    const p = photo.replyTo ? this.pending.get(photo.replyTo) : undefined;
+    if (p && photo.replyTo && this.holding.has(photo.replyTo)) {
+      // Goes out with the menu that follows, as one message.
+      p.photo = { file: photo.file, caption: photo.caption };
+      return;
+    }
+    const name = path.extname(photo.file).toLowerCase() === '.png' ? 'backgrounds.png' : 'backgrounds.jpg';
+    const body = { content: fitContent(htmlToMarkdown(photo.caption)), attachments: [{ id: 0, filename: name }], allowed_mentions: NO_MENTIONS };
+    const files: RawFile[] = [{ name, data: await readFile(photo.file) }];
+    if (p) {
+      // The answer to a command (/bg list): it replaces the deferred reply.
+      await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { body, files, auth: false });
+      p.resolved = true;
+      return;
+    }
+    await this.post(chatId, body, files, photo.replyTo);
+  }
+
+  private prune(): void {
+    const old = Date.now() - 3600_000;
+    for (const [k, st] of this.edits) if (!st.pending && !st.running && !st.timer && st.lastAt < old) this.edits.delete(k);
+  }
+
+  close(): void {
+    for (const st of this.edits.values()) {
+      if (st.timer) clearTimeout(st.timer);
+      st.pending?.waiters.forEach((w) => w.reject(new Error('bot stopped')));
+    }
+    this.edits.clear();
+    this.pending.clear();
+  }
+}
+
+function messageId(res: unknown): string {
+  const parsed = z.object({ id: z.string() }).passthrough().safeParse(res);
+  if (!parsed.success) throw new Error('Discord returned no message id');
+  return parsed.data.id;
+}

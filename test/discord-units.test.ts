@@ -1,0 +1,197 @@
+/** The Discord bot's pure parts: payload reading, markdown, components, the stats embed, commands. */
+import { describe, expect, it } from 'vitest';
+import { autocompleteChoices, BOT_PERMISSIONS, commandDefinitions, inviteUrl } from '../src/bots/discord/commands.js';
+import {
+  canManageGuild,
+  checkAttachment,
+  commandOptions,
+  discordLocale,
+  interactionSchema,
+  MB,
+  resolvedAttachment,
+  scaleChoice,
+  uploadLimitOf,
+  videoAttachmentOf,
+  type Attachment,
+} from '../src/bots/discord/parse.js';
+import { escapeMarkdown, htmlToMarkdown, selectId, statsEmbed, toComponents } from '../src/bots/discord/render.js';
+import { initialMenuState, menuKeyboard, encodeCallback } from '../src/bots/menu.js';
+import type { JobResult } from '../src/queue/jobs.js';
+
+const att = (p: Partial<Attachment>): Attachment => ({ id: '1', filename: 'a.mp4', size: 1000, url: 'https://cdn.example/a.mp4', ...p }) as Attachment;
+
+describe('discord parse', () => {
+  it('maps Discord locales: both Chinese locales to zh, everything else to en', () => {
+    expect(discordLocale('zh-CN')).toBe('zh');
+    expect(discordLocale('zh-TW')).toBe('zh');
+    expect(discordLocale('en-US')).toBe('en');
+    expect(discordLocale('fr')).toBe('en');
+    expect(discordLocale(undefined)).toBe('en');
+  });
+
+  it('refuses clear non-videos and oversized attachments before downloading; leaves the rest to ffprobe', () => {
+    expect(checkAttachment(att({ content_type: 'video/mp4' }), 10 * MB)).toEqual({ ok: true });
+    expect(checkAttachment(att({ content_type: 'image/gif' }), 10 * MB)).toEqual({ ok: true });
+    expect(checkAttachment(att({ content_type: undefined, filename: 'x.bin' }), 10 * MB)).toEqual({ ok: true });
+    expect(checkAttachment(att({ content_type: 'application/octet-stream' }), 10 * MB)).toEqual({ ok: true });
+    expect(checkAttachment(att({ content_type: 'image/png' }), 10 * MB)).toEqual({ ok: false, reason: 'not-video' });
+    expect(checkAttachment(att({ content_type: 'text/plain; charset=utf-8' }), 10 * MB)).toEqual({ ok: false, reason: 'not-video' });
+    expect(checkAttachment(att({ content_type: 'audio/mpeg' }), 10 * MB)).toEqual({ ok: false, reason: 'not-video' });
+    expect(checkAttachment(att({ content_type: 'video/mp4', size: 11 * MB }), 10 * MB)).toEqual({ ok: false, reason: 'too-big', sizeMb: 11 });
+  });
+
+  it('finds the video of a message for the message command', () => {
+    const m = { id: '5', channel_id: '6', attachments: [att({ id: 'p', content_type: 'image/png' }), att({ id: 'v', content_type: 'video/webm' })] };
+    expect(videoAttachmentOf(m)?.id).toBe('v');
+    expect(videoAttachmentOf({ id: '5', channel_id: '6', attachments: [att({ content_type: 'image/png' })] })).toBeUndefined();
+    expect(videoAttachmentOf(undefined)).toBeUndefined();
+  });
+
+  it('reads Manage Server (or Administrator) from the permission bits', () => {
+    expect(canManageGuild(String(1n << 5n))).toBe(true);
+    expect(canManageGuild(String(1n << 3n))).toBe(true);
+    expect(canManageGuild(String((1n << 11n) | (1n << 10n)))).toBe(false);
+    expect(canManageGuild(undefined)).toBe(false);
+    expect(canManageGuild('not a number')).toBe(false);
+  });
+
+  it('reads options, subcommands and resolved attachments of a real-shaped payload', () => {
+    const payload = {
+      id: '10',
+      application_id: '20',
+      type: 2,
+      token: 'tok',
+      channel_id: '30',
+      guild_id: '40',
+      member: { user: { id: '50', username: 'ann' }, permissions: '0' },
+      locale: 'zh-CN',
+      attachment_size_limit: 10485760,
+      data: {
+        id: '60',
+        name: 'enhance',
+        type: 1,
+        options: [
+          { name: 'video', type: 11, value: '70' },
+          { name: 'scale', type: 3, value: 'x4' },
+        ],
+        resolved: { attachments: { '70': { id: '70', filename: 'd.mp4', size: 5, url: 'https://cdn.example/d.mp4', proxy_url: 'https://p', content_type: 'video/mp4' } } },
+      },
+    };
+    const i = interactionSchema.parse(payload);
+    const { sub, options } = commandOptions(i);
+    expect(sub).toBeUndefined();
+    expect(resolvedAttachment(i, options.get('video')?.value)?.filename).toBe('d.mp4');
+    expect(scaleChoice(options.get('scale')?.value)).toEqual({ scale: 4 });
+    expect(scaleChoice('none')).toEqual({ noUpscale: true });
+    expect(uploadLimitOf(i, 100 * MB)).toBe(10 * MB);
+    expect(uploadLimitOf({ attachment_size_limit: 500 * MB }, 25 * MB)).toBe(25 * MB);
+    expect(uploadLimitOf({}, 100 * MB)).toBe(10 * MB);
+    const bg = interactionSchema.parse({ ...payload, data: { name: 'bg', type: 1, options: [{ name: 'remove', type: 1, options: [{ name: 'name', type: 3, value: 'sunset' }] }] } });
+    expect(commandOptions(bg).sub).toBe('remove');
+    expect(commandOptions(bg).options.get('name')?.value).toBe('sunset');
+  });
+});
+
+describe('discord render', () => {
+  it('turns the flow HTML into markdown, escaping what users wrote but not links', () => {
+    expect(htmlToMarkdown('🎬 <b>my *best* &amp; _dance_.mp4</b> → rock&amp;roll &lt;live&gt;')).toBe('🎬 **my \\*best\\* & \\_dance\\_.mp4** → rock&roll \\<live\\>');
+    expect(htmlToMarkdown('Download:\nhttps://h.example/files/a_b.mp4?exp=1&amp;sig=x_y')).toBe('Download:\nhttps://h.example/files/a_b.mp4?exp=1&sig=x_y');
+    expect(htmlToMarkdown('<a href="https://x.example/?a=1&amp;b=2">here</a>')).toBe('[here](https://x.example/?a=1&b=2)');
+    expect(htmlToMarkdown('<i>i</i> <code>c</code> <unknown>t</unknown>')).toBe('*i* `c` t');
+    expect(escapeMarkdown('# title\n- item ~x~ |y| `z`')).toBe('\\# title\n\\- item \\~x\\~ \\|y\\| \\`z\\`');
+  });
+
+  it('makes one string select of a menu page and buttons of the rest, within Discord limits', () => {
+    const names = Array.from({ length: 30 }, (_, i) => ({ name: `bg${i}`, label: `Background ${i}` }));
+    const state = { ...initialMenuState(3, 25), keepCutout: true };
+    const rows = toComponents(menuKeyboard('s1', state, names, 'en', 25), { placeholder: 'Pick a background' });
+    expect(rows.length).toBeLessThanOrEqual(5);
+    const select = rows[0].components[0];
+    expect(select).toMatchObject({ type: 3, custom_id: selectId('s1'), min_values: 1, max_values: 1 });
+    if (select.type !== 3) throw new Error('no select');
+    expect(select.options).toHaveLength(25);
+    expect(select.options.filter((o) => o.default)).toEqual([{ label: 'Background 3', value: encodeCallback({ scope: 'menu', session: 's1', action: { kind: 'bg', index: 3 } }), default: true }]);
+    const buttons = rows.slice(1).flatMap((r) => r.components);
+    for (const r of rows.slice(1)) expect(r.components.length).toBeLessThanOrEqual(5);
+    expect(buttons.map((b) => ('label' in b ? b.label : ''))).toEqual(['‹', '1/2', '›', '✓ x2', 'x4', 'upscale only', '✓ keep cut-out', '▶️ Start', '✖️ Cancel']);
+    expect(buttons.find((b) => 'label' in b && b.label === '1/2')).toMatchObject({ disabled: true });
+    for (const b of buttons) if ('custom_id' in b) expect(b.custom_id!.length).toBeLessThanOrEqual(100);
+    const link = toComponents([], { placeholder: '', link: { text: 'Download original quality', url: 'https://h.example/f' } });
+    expect(link).toEqual([{ type: 1, components: [{ type: 2, style: 5, label: 'Download original quality', url: 'https://h.example/f' }] }]);
+  });
+
+  it('lays out the timing as an embed: stages with seconds and fps, total, realtime factor, device', () => {
+    const result: JobResult = {
+      output: 'o.mp4',
+      bytes: 1000,
+      durationS: 2,
+      width: 192,
+      height: 192,
+      hasAudio: false,
+      stats: {
+        stages: [
+          { name: 'decode', seconds: 0.2, fps: 40.84, frames: 8, engine: 'ffmpeg', device: 'cpu' },
+          { name: 'upscale', seconds: 0.15, fps: 54.06, frames: 8, engine: 'ffmpeg lanczos', device: 'cpu', fallbackFrom: 'realesrgan: no GPU' },
+          { name: 'matte', seconds: 0.65, fps: 12.25, frames: 8, engine: 'rvm', device: 'onnxruntime cpu (rvm.onnx)' },
+          { name: 'compose', seconds: 0.11, fps: 70.16, frames: 8, engine: 'ffmpeg libx264', device: 'cpu' },
+        ],
+        totalS: 1.87,
+        realtimeFactor: 0.93,
+        peakTempBytes: 0,
+        queueWaitS: 0,
+        retries: [],
+      },
+    };
+    const e = statsEmbed({ name: 'clip.mp4', background: 'sunset', result, locale: 'en' });
+    expect(e.title).toMatch(/clip\.mp4 → /);
+    expect(e.fields.slice(0, 4).map((f) => `${f.name}: ${f.value}`)).toEqual([
+      'decode: 0.20 s · 40.8 fps',
+      'upscale *: 0.15 s · 54.1 fps',
+      'matte: 0.65 s · 12.3 fps',
+      'compose: 0.11 s · 70.2 fps',
+    ]);
+    expect(e.fields[4]).toMatchObject({ name: 'total', value: '1.87 s · 0.93x realtime' });
+    expect(e.fields[5].value).toMatch(/onnxruntime cpu/);
+    expect(e.footer?.text).toMatch(/no GPU/);
+    expect(statsEmbed({ name: 'c', background: 'sunset', result, locale: 'zh' }).fields[4].name).toBe('总计');
+  });
+});
+
+describe('discord commands', () => {
+  it('defines valid commands: names, description lengths, options, localisations', () => {
+    const defs = commandDefinitions();
+    expect(defs.map((d) => d.name)).toEqual(['enhance', 'Enhance video', 'bg', 'queue', 'stats']);
+    for (const d of defs) {
+      if (d.type === 1) {
+        expect(d.name).toMatch(/^[-_\p{L}\p{N}]{1,32}$/u);
+        expect(d.description.length).toBeGreaterThan(0);
+        expect(d.description.length).toBeLessThanOrEqual(100);
+      } else expect(d.description).toBe('');
+      for (const o of d.options ?? []) {
+        expect(o.name).toMatch(/^[-_a-z0-9]{1,32}$/);
+        expect(o.description.length).toBeLessThanOrEqual(100);
+        for (const v of Object.values(o.description_localizations ?? {})) expect(v.length).toBeLessThanOrEqual(100);
+      }
+    }
+    const enhance = defs[0];
+    expect(enhance.options?.map((o) => [o.name, o.type, Boolean(o.required)])).toEqual([
+      ['video', 11, true],
+      ['background', 3, false],
+      ['scale', 3, false],
+      ['keep_cutout', 5, false],
+    ]);
+    expect(defs.find((d) => d.name === 'bg')?.default_member_permissions).toBe('32');
+    expect(inviteUrl('123')).toBe(`https://discord.com/oauth2/authorize?client_id=123&scope=bot+applications.commands&permissions=${BOT_PERMISSIONS}`);
+    expect(BOT_PERMISSIONS).toBe(2147601408n);
+  });
+
+  it('autocompletes background names, prefix matches first, at most 25', () => {
+    const names = ['green', 'neon', 'night', 'studio', 'sunset', 'white'];
+    expect(autocompleteChoices(names, 'n', (n) => n).map((c) => c.value)).toEqual(['neon', 'night', 'green', 'sunset']);
+    expect(autocompleteChoices(names, '', (n) => n)).toHaveLength(6);
+    expect(autocompleteChoices(names, 'SU', (n) => (n === 'sunset' ? '日落' : n))).toEqual([
+      { name: '日落 (sunset)', value: 'sunset' },
+    ]);
+    expect(autocompleteChoices(Array.from({ length: 40 }, (_, i) => `b${i}`), 'b', (n) => n)).toHaveLength(25);
+  });
+});
