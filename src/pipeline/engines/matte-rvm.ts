@@ -15,13 +15,12 @@
  * a turn every frame (tens to hundreds of ms on a CPU), but not during one.
  */
 import { existsSync, statSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { PipelineError } from '../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
 import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
-import { providerPrecheck } from './ort-providers.js';
+import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
 
 export interface RvmMatteOptions {
   modelPath: string;
@@ -55,23 +54,6 @@ export function chooseDownsampleRatio(width: number, height: number): number {
   return Math.min(1, r);
 }
 
-/** One line, without onnxruntime's source-file prefixes, short enough for a stats table. */
-function shortReason(provider: string, err: unknown): string {
-  let msg = (err instanceof Error ? err.message : String(err)).trim();
-  msg = msg.split('\n')[0] ?? msg;
-  // "/onnxruntime_src/.../webgpu_context.cc:136 onnxruntime::...<lambda()> x == y was false. Failed to get a WebGPU adapter: ..."
-  const afterCheck = /\bwas false\.\s*(.+)$/.exec(msg);
-  if (afterCheck) msg = afterCheck[1];
-  // "[ONNXRuntimeError] : 1 : FAIL : actual message"
-  const ortStatus = /\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*(.+)$/.exec(msg);
-  if (ortStatus) msg = ortStatus[1];
-  msg = msg.replace(/^\/\S+:\d+\s+/, '');
-  if (provider === 'cuda' && /shared library|libcu|providers_cuda/i.test(msg)) {
-    msg += ' (CUDA provider not installed: reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12)';
-  }
-  return msg.length > 200 ? `${msg.slice(0, 197)}...` : msg;
-}
-
 /** Errors that mean the file itself is not a usable model, whatever the provider. */
 function looksLikeBadModel(err: unknown): boolean {
   const msg = err instanceof Error ? err.message : String(err);
@@ -95,17 +77,8 @@ interface Candidate {
   statesOnDevice: boolean;
 }
 
-async function openSession(modelPath: string, provider: string, threads: number, statesOnDevice: boolean): Promise<ort.InferenceSession> {
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    logSeverityLevel: 3,
-  };
-  if (provider === 'cpu') {
-    options.intraOpNumThreads = threads;
-    options.interOpNumThreads = 1;
-  }
+function sessionOptions(provider: string, threads: number | undefined, statesOnDevice: boolean): ort.InferenceSession.SessionOptions {
+  const options = ortSessionOptions(provider, threads);
   if (statesOnDevice) {
     // fgr and pha are read on the CPU every frame; the states only feed the next frame, so they
     // can stay in GPU memory and skip two copies per state per frame.
@@ -113,7 +86,7 @@ async function openSession(modelPath: string, provider: string, threads: number,
     for (const name of STATE_OUTPUTS) loc[name] = 'gpu-buffer';
     options.preferredOutputLocation = loc;
   }
-  return ort.InferenceSession.create(modelPath, options);
+  return options;
 }
 
 /**
@@ -167,44 +140,40 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
     throw new RangeError(`downsampleRatio must be 'auto' or a number in (0, 1], got ${opts.downsampleRatio}`);
   }
   const providers = opts.providers.length > 0 ? opts.providers : ['cpu'];
-  const threads = Math.max(1, Math.floor(opts.threads ?? os.availableParallelism()));
 
-  const failures: string[] = [];
   let badModel: unknown;
-  let chosen: Candidate | undefined;
-  for (const provider of providers) {
-    const skip = await providerPrecheck(provider);
-    if (skip) {
-      log(`rvm: ${provider} skipped: ${skip}`);
-      failures.push(`${provider} unavailable: ${skip}`);
-      continue;
+  const open = async (provider: string, statesOnDevice: boolean): Promise<Candidate> => {
+    const t0 = performance.now();
+    try {
+      const session = await openCheckedSession(modelPath, sessionOptions(provider, opts.threads, statesOnDevice), smokeTest);
+      log(`rvm: using onnxruntime ${provider}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
+      return { session, provider, statesOnDevice };
+    } catch (err) {
+      if (looksLikeBadModel(err)) badModel ??= err;
+      throw err;
     }
-    // On webgpu, first try keeping the recurrent state on the GPU; if that path fails, plain webgpu.
-    const variants = provider === 'webgpu' ? [true, false] : [false];
-    let lastErr: unknown;
-    for (const statesOnDevice of variants) {
-      let session: ort.InferenceSession | undefined;
-      const t0 = performance.now();
-      try {
-        session = await openSession(modelPath, provider, threads, statesOnDevice);
-        await smokeTest(session);
-        chosen = { session, provider, statesOnDevice };
-        log(`rvm: using onnxruntime ${provider}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
-        break;
-      } catch (err) {
-        lastErr = err;
-        if (looksLikeBadModel(err)) badModel ??= err;
-        if (session) await session.release().catch(() => {});
-        log(`rvm: ${provider}${statesOnDevice ? ' (states on GPU)' : ''} failed: ${shortReason(provider, err)}`);
+  };
+  const { chosen, failures } = await firstWorkingProvider({
+    providers,
+    label: 'rvm',
+    reason: ortReason,
+    log,
+    async attempt(provider) {
+      // On webgpu, first try keeping the recurrent state on the GPU; if that path fails, plain webgpu.
+      if (provider === 'webgpu') {
+        try {
+          return await open(provider, true);
+        } catch (err) {
+          log(`rvm: ${provider} (states on GPU) failed: ${ortReason(err, provider)}`);
+        }
       }
-    }
-    if (chosen) break;
-    failures.push(`${provider} unavailable: ${shortReason(provider, lastErr)}`);
-  }
+      return open(provider, false);
+    },
+  });
 
   if (!chosen) {
     if (badModel) {
-      throw new PipelineError('MODEL_MISSING', `RVM model ${modelPath} could not be loaded: ${shortReason('', badModel)}`, { path: modelPath }, { cause: badModel });
+      throw new PipelineError('MODEL_MISSING', `RVM model ${modelPath} could not be loaded: ${ortReason(badModel)}`, { path: modelPath }, { cause: badModel });
     }
     throw new PipelineError('TOOL_FAILED', `RVM could not run on any onnxruntime execution provider: ${failures.join('; ')}`, {
       providers: providers.join(','),
@@ -301,7 +270,7 @@ class RvmMatte implements MatteEngine {
         try {
           out = await session.run(feeds);
         } catch (err) {
-          throw new PipelineError('TOOL_FAILED', `RVM inference failed on frame ${chunk.start + f}: ${shortReason('', err)}`, {}, { cause: err });
+          throw new PipelineError('TOOL_FAILED', `RVM inference failed on frame ${chunk.start + f}: ${ortReason(err)}`, {}, { cause: err });
         }
         const fgr = out.fgr as ort.Tensor;
         const pha = out.pha as ort.Tensor;

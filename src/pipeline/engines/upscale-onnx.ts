@@ -9,12 +9,11 @@
  * thread that calls it.
  */
 import { existsSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { PipelineError } from '../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type StageContext, type UpscaleEngine } from '../types.js';
-import { providerPrecheck } from './ort-providers.js';
+import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
 import { planTiles, planarToTile, tileToPlanar, type Tile } from './upscale-tiles.js';
 
 export interface OnnxUpscaleOptions {
@@ -33,29 +32,6 @@ export interface OnnxUpscaleOptions {
 export const DEFAULT_PAD = 10;
 /** Below this a tile is mostly margin. */
 const MIN_TILE = 32;
-
-/** One line of an onnxruntime error, without its source-file prefix. */
-export function ortReason(err: unknown): string {
-  let msg = (err instanceof Error ? err.message : String(err)).trim().split('\n')[0] ?? '';
-  msg = /\bwas false\.\s*(.+)$/.exec(msg)?.[1] ?? msg;
-  msg = /\[ONNXRuntimeError\]\s*:\s*\d+\s*:\s*\w+\s*:\s*(.+)$/.exec(msg)?.[1] ?? msg;
-  msg = msg.replace(/^\/\S+:\d+\s+/, '');
-  return msg.length > 200 ? `${msg.slice(0, 197)}...` : msg;
-}
-
-async function openSession(modelPath: string, provider: string, threads: number): Promise<ort.InferenceSession> {
-  const options: ort.InferenceSession.SessionOptions = {
-    executionProviders: [provider],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    logSeverityLevel: 3,
-  };
-  if (provider === 'cpu') {
-    options.intraOpNumThreads = threads;
-    options.interOpNumThreads = 1;
-  }
-  return ort.InferenceSession.create(modelPath, options);
-}
 
 /** A 16x16 grey frame must come back grey at 16·scale: proves the provider runs this graph. */
 async function smokeTest(session: ort.InferenceSession, scale: number): Promise<void> {
@@ -77,37 +53,32 @@ export async function createOnnxUpscale(opts: OnnxUpscaleOptions): Promise<Upsca
   if (!existsSync(modelPath)) {
     throw new PipelineError('MODEL_MISSING', `ONNX upscale model not found: ${modelPath} (run \`npm run setup\` to convert it)`, { path: modelPath });
   }
-  const threads = Math.max(1, Math.floor(opts.threads ?? os.availableParallelism()));
   const providers = opts.providers.length > 0 ? opts.providers : ['cpu'];
-  const failures: string[] = [];
-  for (const provider of providers) {
-    const skip = await providerPrecheck(provider);
-    if (skip) {
-      failures.push(`${provider} unavailable: ${skip}`);
-      continue;
-    }
-    let session: ort.InferenceSession | undefined;
-    const t0 = performance.now();
-    try {
-      session = await openSession(modelPath, provider, threads);
-      await smokeTest(session, opts.scale);
+  const { chosen, failures } = await firstWorkingProvider({
+    providers,
+    label: 'upscale onnx',
+    // Without the CUDA install hint: these reasons read as they always have in the stats.
+    reason: (err) => ortReason(err),
+    log,
+    async attempt(provider) {
+      const t0 = performance.now();
+      const session = await openCheckedSession(modelPath, ortSessionOptions(provider, opts.threads), (s) => smokeTest(s, opts.scale));
       log(`upscale onnx: using onnxruntime ${provider}, ready in ${Math.round(performance.now() - t0)} ms`);
-      const info: EngineInfo = {
-        engine: `${path.basename(modelPath, '.onnx')} (onnxruntime-node)`,
-        device: `onnxruntime ${provider}`,
-      };
-      if (failures.length > 0) info.fallbackFrom = failures.join('; ');
-      return new OnnxUpscale(session, opts, info);
-    } catch (err) {
-      if (session) await session.release().catch(() => {});
-      log(`upscale onnx: ${provider} failed: ${ortReason(err)}`);
-      failures.push(`${provider} unavailable: ${ortReason(err)}`);
-    }
-  }
-  throw new PipelineError('TOOL_FAILED', `the ONNX upscaler could not run on any onnxruntime execution provider: ${failures.join('; ')}`, {
-    tool: 'onnxruntime',
-    detail: failures.join('; '),
+      return { session, provider };
+    },
   });
+  if (!chosen) {
+    throw new PipelineError('TOOL_FAILED', `the ONNX upscaler could not run on any onnxruntime execution provider: ${failures.join('; ')}`, {
+      tool: 'onnxruntime',
+      detail: failures.join('; '),
+    });
+  }
+  const info: EngineInfo = {
+    engine: `${path.basename(modelPath, '.onnx')} (onnxruntime-node)`,
+    device: `onnxruntime ${chosen.provider}`,
+  };
+  if (failures.length > 0) info.fallbackFrom = failures.join('; ');
+  return new OnnxUpscale(chosen.session, opts, info);
 }
 
 class OnnxUpscale implements UpscaleEngine {
