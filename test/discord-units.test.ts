@@ -16,7 +16,7 @@ import {
 } from '../src/bots/discord/parse.js';
 import { escapeMarkdown, htmlToMarkdown, selectId, statsEmbed, toComponents } from '../src/bots/discord/render.js';
 import { initialMenuState, menuKeyboard, encodeCallback } from '../src/bots/menu.js';
-import type { JobResult } from '../src/queue/jobs.js';
+import { sampleResult as result } from './helpers/fixtures.js';
 
 const att = (p: Partial<Attachment>): Attachment => ({ id: '1', filename: 'a.mp4', size: 1000, url: 'https://cdn.example/a.mp4', ...p }) as Attachment;
 
@@ -121,27 +121,6 @@ describe('discord render', () => {
   });
 
   it('lays out the timing as an embed: stages with seconds and fps, total, realtime factor, device', () => {
-    const result: JobResult = {
-      output: 'o.mp4',
-      bytes: 1000,
-      durationS: 2,
-      width: 192,
-      height: 192,
-      hasAudio: false,
-      stats: {
-        stages: [
-          { name: 'decode', seconds: 0.2, fps: 40.84, frames: 8, engine: 'ffmpeg', device: 'cpu' },
-          { name: 'upscale', seconds: 0.15, fps: 54.06, frames: 8, engine: 'ffmpeg lanczos', device: 'cpu', fallbackFrom: 'realesrgan: no GPU' },
-          { name: 'matte', seconds: 0.65, fps: 12.25, frames: 8, engine: 'rvm', device: 'onnxruntime cpu (rvm.onnx)' },
-          { name: 'compose', seconds: 0.11, fps: 70.16, frames: 8, engine: 'ffmpeg libx264', device: 'cpu' },
-        ],
-        totalS: 1.87,
-        realtimeFactor: 0.93,
-        peakTempBytes: 0,
-        queueWaitS: 0,
-        retries: [],
-      },
-    };
     const e = statsEmbed({ name: 'clip.mp4', background: 'sunset', result, locale: 'en' });
     expect(e.title).toMatch(/clip\.mp4 → /);
     expect(e.fields.slice(0, 4).map((f) => `${f.name}: ${f.value}`)).toEqual([
@@ -152,6 +131,7 @@ describe('discord render', () => {
     ]);
     expect(e.fields[4]).toMatchObject({ name: 'total', value: '1.87 s · 0.93x realtime' });
     expect(e.fields[5].value).toMatch(/onnxruntime cpu/);
+    expect(e.fields[5].value).not.toContain('.onnx');
     expect(e.footer?.text).toMatch(/no GPU/);
     expect(statsEmbed({ name: 'c', background: 'sunset', result, locale: 'zh' }).fields[4].name).toBe('总计');
   });

@@ -3,29 +3,27 @@
  * (test/fakes/discord.ts: REST v10 + gateway WebSocket + CDN on 127.0.0.1), jobs go through real
  * Redis and an in-process enhance worker running ffmpeg's upscaler and RVM on tiny clips.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { openService, type Service } from '../src/service/context.js';
-import { startEnhanceWorker, type EnhanceWorker } from '../src/queue/worker.js';
+import type { Service } from '../src/service/context.js';
+import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startDiscordBot, type DiscordBot } from '../src/bots/discord/bot.js';
 import { backgroundsDir } from '../src/backgrounds/select.js';
-import { ensureDefaultBackgrounds } from '../src/backgrounds/library.js';
 import pino from 'pino';
 import type { Config } from '../src/config/schema.js';
 import { Permission, startFakeDiscord, type DiscordUser, type FakeDiscord, type FakeDiscordOptions, type MessageView } from './fakes/discord.js';
-import { clips, ffprobeJson, tempDir } from './helpers/media.js';
-import { makeClip, testConfig } from './helpers/fixtures.js';
+import { ffprobeJson, tempDir } from './helpers/media.js';
+import { testConfig } from './helpers/fixtures.js';
+import { botMedia, HTML_BG, openBotService } from './helpers/bot-stack.js';
+import { sleep, until } from './helpers/wait.js';
 
 const tmp = tempDir('dancelift-dc-');
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const MiB = 1024 * 1024;
 /** The bot's log, in a file (DISCORD_E2E_LOG to choose where): what it did when a test fails. */
 const logger = pino({ level: 'debug', base: undefined }, pino.destination({ dest: process.env.DISCORD_E2E_LOG ?? path.join(tmp.dir, 'bot.log'), sync: true, mkdir: true }));
 
 let clip: string;
-const HTML_BG = 'rock&roll <live>';
 
 interface Stack {
   fake: FakeDiscord;
@@ -46,29 +44,24 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
   onTestFailed(() => {
     console.log(fake.calls.map((c) => `${new Date(c.at).toISOString().slice(17, 23)} ${c.method} ${c.route} ${c.status} ${JSON.stringify(c.response ?? '').slice(0, 160)}`).join('\n'));
   });
-  const prefix = `dldc-${randomBytes(4).toString('hex')}`;
-  const config = testConfig(tmp.dir, {
-    REDIS_URL,
-    DANCELIFT_QUEUE_PREFIX: prefix,
-    DANCELIFT_UPSCALER: 'ffmpeg',
-    DANCELIFT_MAX_SHORT_SIDE: '256',
-    DANCELIFT_BACKOFF_MS: '200',
-    DISCORD_TOKEN: fake.token,
-    DISCORD_API_URL: fake.apiBase,
-    ...opts.env,
+  const base = await openBotService(tmp.dir, {
+    platform: 'discord',
+    prefix: 'dldc',
+    env: { DISCORD_TOKEN: fake.token, DISCORD_API_URL: fake.apiBase, ...opts.env },
+    worker: opts.worker,
+    tweak: (c) => {
+      c.discord.pollIntervalMs = 500;
+      c.discord.editIntervalMs = 300;
+      opts.tweak?.(c);
+    },
   });
-  config.storage.minFreeMb = 0;
-  config.discord.pollIntervalMs = 500;
-  config.discord.editIntervalMs = 300;
-  opts.tweak?.(config);
-  const service = await openService(config, { startEmbedded: false });
-  let worker = opts.worker === false ? undefined : startEnhanceWorker(service.worker);
+  const { service, config } = base;
   let bot = await startDiscordBot(service, logger);
   const stack: Stack = {
     fake,
     service,
     bot,
-    worker,
+    worker: base.worker,
     config,
     async restartBot() {
       await bot.close();
@@ -77,17 +70,11 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
       return bot;
     },
     startWorker() {
-      worker = startEnhanceWorker(service.worker);
-      stack.worker = worker;
+      stack.worker = base.startWorker();
     },
     async close() {
       await bot.close();
-      await worker?.close();
-      await service.queues.enhance.obliterate({ force: true }).catch(() => {});
-      await service.queues.deliver('discord').obliterate({ force: true }).catch(() => {});
-      const keys = await service.redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await service.redis.del(...keys);
-      await service.close();
+      await base.close();
       await fake.close();
     },
   };
@@ -96,10 +83,7 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
 }
 
 beforeAll(async () => {
-  clip = await makeClip(tmp.dir, 'clip.mp4', clips.girl, { seconds: 1, width: 96, height: 96, audio: false });
-  const bgDir = backgroundsDir(testConfig(tmp.dir));
-  await ensureDefaultBackgrounds(bgDir, { size: 96 });
-  copyFileSync(path.join(bgDir, 'sunset.png'), path.join(bgDir, `${HTML_BG}.png`));
+  clip = await botMedia(tmp.dir);
 });
 
 afterEach(async () => {
@@ -107,18 +91,6 @@ afterEach(async () => {
 });
 
 afterAll(() => tmp.remove());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 type Comp = { type: number; custom_id?: string; label?: string; url?: string; style?: number; options?: Array<{ label: string; value: string; default?: boolean }>; components?: Comp[] };
 const flat = (m: MessageView): Comp[] => (m.components as Comp[]).flatMap((r) => r.components ?? []);

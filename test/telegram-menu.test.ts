@@ -13,7 +13,7 @@ import {
 import { escapeHtml, statsCaption, statusLine, visibleLength, CAPTION_MAX } from '../src/bots/texts.js';
 import { findMedia, isAdminStatus, overDownloadLimit, parseCommand } from '../src/bots/telegram/parse.js';
 import { outputName, validBackgroundName } from '../src/bots/flow.js';
-import type { JobResult } from '../src/queue/jobs.js';
+import { sampleResult as result } from './helpers/fixtures.js';
 
 const bgs = (n: number, name = (i: number) => `bg${i}`): MenuBackground[] => Array.from({ length: n }, (_, i) => ({ name: name(i), label: name(i) }));
 
@@ -87,28 +87,6 @@ describe('menu', () => {
     expect(menuReady(initialMenuState(2, 6), 3)).toBe(true);
   });
 });
-
-const result: JobResult = {
-  output: 'x.mp4',
-  bytes: 1000,
-  durationS: 2,
-  width: 192,
-  height: 192,
-  hasAudio: true,
-  stats: {
-    stages: [
-      { name: 'decode', seconds: 0.2, fps: 40.84, frames: 8, engine: 'ffmpeg', device: 'cpu' },
-      { name: 'upscale', seconds: 0.15, fps: 54.06, frames: 8, engine: 'ffmpeg lanczos', device: 'cpu', fallbackFrom: 'realesrgan: no GPU' },
-      { name: 'matte', seconds: 0.65, fps: 12.25, frames: 8, engine: 'rvm', device: 'onnxruntime cpu (rvm_mobilenetv3_from_tfjs.onnx)' },
-      { name: 'compose', seconds: 0.11, fps: 70.16, frames: 8, engine: 'ffmpeg libx264', device: 'cpu' },
-    ],
-    totalS: 1.87,
-    realtimeFactor: 0.93,
-    peakTempBytes: 0,
-    queueWaitS: 0,
-    retries: [],
-  },
-};
 
 describe('texts', () => {
   it('escapes what Telegram HTML needs', () => {
@@ -209,33 +187,5 @@ describe('telegram API retries', () => {
     const refused = async () => (calls++, badRequest);
     expect(await retryTransformer()(refused as never, 'sendMessage', {} as never)).toEqual(badRequest);
     expect(calls).toBe(1);
-  });
-});
-
-describe('status message edits', () => {
-  it('one edit per interval, the newest text wins, unchanged text is not sent again', async () => {
-    const { TelegramUi } = await import('../src/bots/telegram/ui.js');
-    const { logger } = await import('../src/log.js');
-    const sent: Array<{ text: string; at: number }> = [];
-    const api = {
-      sendMessage: async () => ({ message_id: 7 }),
-      editMessageText: async (_c: unknown, _m: unknown, text: string) => {
-        sent.push({ text, at: Date.now() });
-        return true;
-      },
-    };
-    const ui = new TelegramUi(api as never, 300, logger);
-    const id = await ui.send('1', { html: 'start' });
-    await ui.send('1', { html: 'other' }); // another message has its own throttle
-    const a = ui.edit('1', id, { html: 'a' });
-    const b = ui.edit('1', id, { html: 'b' });
-    await a;
-    const c = ui.edit('1', id, { html: 'c' });
-    await Promise.all([b, c]);
-    expect(sent.map((s) => s.text)).toEqual(['b', 'c']); // 'a' was superseded before its turn
-    expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(290);
-    await ui.edit('1', id, { html: 'c' });
-    expect(sent).toHaveLength(2);
-    ui.close();
   });
 });

@@ -3,29 +3,26 @@
  * (test/fakes/telegram.ts), jobs go through real Redis and an in-process enhance worker running
  * ffmpeg's upscaler and RVM on tiny clips.
  */
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { openService, type Service } from '../src/service/context.js';
-import { startEnhanceWorker, type EnhanceWorker } from '../src/queue/worker.js';
+import type { Service } from '../src/service/context.js';
+import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startTelegramBot, type TelegramBot } from '../src/bots/telegram/bot.js';
 import { backgroundsDir } from '../src/backgrounds/select.js';
-import { ensureDefaultBackgrounds } from '../src/backgrounds/library.js';
 import { logger } from '../src/log.js';
 import { startFakeTelegram, type Chat, type ChatMessageRecord, type FakeTelegram, type FakeTelegramOptions, type User } from './fakes/telegram.js';
-import { clips, ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
-import { makeClip, testConfig } from './helpers/fixtures.js';
+import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
+import { testConfig } from './helpers/fixtures.js';
+import { botMedia, HTML_BG, openBotService } from './helpers/bot-stack.js';
+import { sleep, until } from './helpers/wait.js';
 
 const tmp = tempDir('dancelift-tg-');
 const work = (...p: string[]) => path.join(tmp.dir, ...p);
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 let clip: string;
 let big60: string;
-/** A background whose name needs escaping in HTML. */
-const HTML_BG = 'rock&roll <live>';
 
 interface Stack {
   fake: FakeTelegram;
@@ -39,21 +36,14 @@ const stacks: Stack[] = [];
 /** A fake Telegram, a service with its own queue prefix, the bot, and (unless told) a worker. */
 async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<string, string>; worker?: boolean } = {}): Promise<Stack> {
   const fake = await startFakeTelegram(opts.fake);
-  const prefix = `dltg-${randomBytes(4).toString('hex')}`;
-  const config = testConfig(tmp.dir, {
-    REDIS_URL,
-    DANCELIFT_QUEUE_PREFIX: prefix,
-    DANCELIFT_UPSCALER: 'ffmpeg',
-    DANCELIFT_MAX_SHORT_SIDE: '256',
-    DANCELIFT_BACKOFF_MS: '200',
-    TELEGRAM_BOT_TOKEN: fake.token,
-    TELEGRAM_API_ROOT: fake.apiRoot,
-    ...opts.env,
+  const base = await openBotService(tmp.dir, {
+    platform: 'telegram',
+    prefix: 'dltg',
+    env: { TELEGRAM_BOT_TOKEN: fake.token, TELEGRAM_API_ROOT: fake.apiRoot, ...opts.env },
+    worker: opts.worker,
+    tweak: (c) => (c.telegram.pollIntervalMs = 500),
   });
-  config.storage.minFreeMb = 0;
-  config.telegram.pollIntervalMs = 500;
-  const service = await openService(config, { startEmbedded: false });
-  const worker = opts.worker === false ? undefined : startEnhanceWorker(service.worker);
+  const { service, worker } = base;
   const bot = await startTelegramBot(service, logger);
   const stack: Stack = {
     fake,
@@ -62,12 +52,7 @@ async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<strin
     worker,
     async close() {
       await bot.close();
-      await worker?.close();
-      await service.queues.enhance.obliterate({ force: true }).catch(() => {});
-      await service.queues.deliver('telegram').obliterate({ force: true }).catch(() => {});
-      const keys = await service.redis.keys(`${prefix}:*`);
-      if (keys.length > 0) await service.redis.del(...keys);
-      await service.close();
+      await base.close();
       await fake.close();
     },
   };
@@ -76,17 +61,12 @@ async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<strin
 }
 
 beforeAll(async () => {
-  clip = await makeClip(tmp.dir, 'clip.mp4', clips.girl, { seconds: 1, width: 96, height: 96, audio: false });
+  clip = await botMedia(tmp.dir);
   // 60 MB that still probes as a 96x96 video: the clip in Matroska with a 60 MB attachment.
   const pad = work('pad.bin');
   writeFileSync(pad, Buffer.alloc(60 * 1024 * 1024));
   big60 = work('big60.mkv');
   await ffmpeg(['-i', clip, '-c', 'copy', '-attach', pad, '-metadata:s:t', 'mimetype=application/octet-stream', big60]);
-  // The library lives in the data dir shared by every stack: add a background with HTML specials.
-  const bgDir = backgroundsDir(testConfig(tmp.dir));
-  // Small defaults: generating the full-size looping ones takes a minute on 2 cores.
-  await ensureDefaultBackgrounds(bgDir, { size: 96 });
-  copyFileSync(path.join(bgDir, 'sunset.png'), path.join(bgDir, `${HTML_BG}.png`));
 });
 
 afterEach(async () => {
@@ -94,18 +74,6 @@ afterEach(async () => {
 });
 
 afterAll(() => tmp.remove());
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const user = (id: number, language_code = 'en'): User => ({ id, is_bot: false, first_name: `User${id}`, language_code });
 const privateChat = (u: User): Chat => ({ id: u.id, type: 'private', first_name: u.first_name });

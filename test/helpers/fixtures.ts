@@ -2,6 +2,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
+import type { JobResult } from '../../src/queue/jobs.js';
 import { clips, ffmpeg, rvmModel } from './media.js';
 
 /** Small real clips cut from ../shared/media, so that the real tools run in seconds on a CPU. */
@@ -54,5 +55,31 @@ export function boxMean(frame: Buffer, width: number, x0: number, y0: number, w:
   const n = w * h;
   return [sum[0] / n, sum[1] / n, sum[2] / n];
 }
+
+/**
+ * A finished job as the bots report it: one CPU fallback (the footnote), a model file in the
+ * device name (left out of what users see), fps that need rounding.
+ */
+export const sampleResult: JobResult = {
+  output: 'x.mp4',
+  bytes: 1000,
+  durationS: 2,
+  width: 192,
+  height: 192,
+  hasAudio: true,
+  stats: {
+    stages: [
+      { name: 'decode', seconds: 0.2, fps: 40.84, frames: 8, engine: 'ffmpeg', device: 'cpu' },
+      { name: 'upscale', seconds: 0.15, fps: 54.06, frames: 8, engine: 'ffmpeg lanczos', device: 'cpu', fallbackFrom: 'realesrgan: no GPU' },
+      { name: 'matte', seconds: 0.65, fps: 12.25, frames: 8, engine: 'rvm', device: 'onnxruntime cpu (rvm_mobilenetv3_from_tfjs.onnx)' },
+      { name: 'compose', seconds: 0.11, fps: 70.16, frames: 8, engine: 'ffmpeg libx264', device: 'cpu' },
+    ],
+    totalS: 1.87,
+    realtimeFactor: 0.93,
+    peakTempBytes: 0,
+    queueWaitS: 0,
+    retries: [],
+  },
+};
 
 export { clips };

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
 import type { Locale } from '../../i18n/messages.js';
+import { EditThrottle } from '../edit-throttle.js';
 import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './render.js';
 
 const EPHEMERAL = 1 << 6;
@@ -69,18 +70,11 @@ export function isTooLarge(err: unknown): boolean {
   return err instanceof DiscordAPIError && (err.status === 413 || err.code === 40005);
 }
 
-interface EditState {
-  shown?: string;
-  lastAt: number;
-  pending?: { msg: UiMessage; key: string; waiters: Array<{ resolve(): void; reject(err: unknown): void }> };
-  timer?: NodeJS.Timeout;
-  running: boolean;
-}
 const signature = (msg: UiMessage) => JSON.stringify([msg.html, msg.buttons ?? null, msg.link ?? null, msg.stats ? 1 : 0]);
 
 export class DiscordUi implements ChatUi {
   private readonly pending = new Map<string, Pending>();
-  private readonly edits = new Map<string, EditState>();
+  private readonly edits: EditThrottle;
 
   constructor(
     private readonly rest: REST,
@@ -88,7 +82,9 @@ export class DiscordUi implements ChatUi {
     private readonly keyPrefix: string,
     private readonly opts: { editIntervalMs: number; tokenLifetimeMs: number },
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.edits = new EditThrottle({ intervalMs: opts.editIntervalMs, signature, perform: (c, m, msg) => this.editNow(c, m, msg) });
+  }
 
   // --- interactions --------------------------------------------------------------------------
 
@@ -176,6 +172,12 @@ export class DiscordUi implements ChatUi {
   // --- ChatUi --------------------------------------------------------------------------------
 
   async send(chatId: string, msg: UiMessage, opts: { replyTo?: string; private?: boolean } = {}): Promise<string> {
+    const id = await this.sendNew(chatId, msg, opts);
+    this.edits.sent(chatId, id, msg);
+    return id;
+  }
+
+  private async sendNew(chatId: string, msg: UiMessage, opts: { replyTo?: string; private?: boolean }): Promise<string> {
     const p = opts.replyTo ? this.pending.get(opts.replyTo) : undefined;
     const body = this.body(msg, p?.locale ?? this.localeOfText(msg.html));
     if (p && opts.private) {
@@ -233,52 +235,7 @@ export class DiscordUi implements ChatUi {
   }
 
   edit(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
-    const key = `${chatId}:${messageId}`;
-    let st = this.edits.get(key);
-    if (!st) {
-      st = { lastAt: 0, running: false };
-      this.edits.set(key, st);
-    }
-    const sig = signature(msg);
-    if (!st.pending && !st.running && st.shown === sig) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const s = st!;
-      const waiters = s.pending?.waiters ?? [];
-      waiters.push({ resolve, reject });
-      s.pending = { msg, key: sig, waiters };
-      this.schedule(chatId, messageId, s);
-    });
-  }
-
-  private schedule(chatId: string, messageId: string, st: EditState): void {
-    if (st.timer || st.running) return;
-    const wait = Math.max(0, st.lastAt + this.opts.editIntervalMs - Date.now());
-    st.timer = setTimeout(() => {
-      st.timer = undefined;
-      void this.flush(chatId, messageId, st);
-    }, wait);
-  }
-
-  private async flush(chatId: string, messageId: string, st: EditState): Promise<void> {
-    const job = st.pending;
-    st.pending = undefined;
-    if (!job) return;
-    if (job.key === st.shown) {
-      job.waiters.forEach((w) => w.resolve());
-      return;
-    }
-    st.running = true;
-    try {
-      await this.editNow(chatId, messageId, job.msg);
-      st.shown = job.key;
-      job.waiters.forEach((w) => w.resolve());
-    } catch (err) {
-      job.waiters.forEach((w) => w.reject(err));
-    } finally {
-      st.lastAt = Date.now();
-      st.running = false;
-      if (st.pending) this.schedule(chatId, messageId, st);
-    }
+    return this.edits.edit(chatId, messageId, msg);
   }
 
   private async editNow(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
@@ -347,17 +304,8 @@ export class DiscordUi implements ChatUi {
     await this.post(chatId, body, files, photo.replyTo);
   }
 
-  private prune(): void {
-    const old = Date.now() - 3600_000;
-    for (const [k, st] of this.edits) if (!st.pending && !st.running && !st.timer && st.lastAt < old) this.edits.delete(k);
-  }
-
   close(): void {
-    for (const st of this.edits.values()) {
-      if (st.timer) clearTimeout(st.timer);
-      st.pending?.waiters.forEach((w) => w.reject(new Error('bot stopped')));
-    }
-    this.edits.clear();
+    this.edits.close();
     this.pending.clear();
   }
 }

@@ -8,6 +8,7 @@ import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
 import type { Button } from '../menu.js';
+import { EditThrottle } from '../edit-throttle.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -58,26 +59,19 @@ const isNotModified = (err: unknown) => err instanceof GrammyError && /message i
 const isTooLarge = (err: unknown) =>
   err instanceof GrammyError && (err.error_code === 413 || /too large|too big|entity too large/i.test(err.description));
 
-interface EditState {
-  /** What the message shows now (text + buttons), as last sent. */
-  shown?: string;
-  lastAt: number;
-  pending?: { msg: UiMessage; key: string; waiters: Array<{ resolve(): void; reject(err: unknown): void }> };
-  timer?: NodeJS.Timeout;
-  running: boolean;
-}
-
 const signature = (msg: UiMessage) => `${msg.html}\u0000${JSON.stringify(msg.buttons ?? null)}`;
 
 export class TelegramUi implements ChatUi {
-  private readonly edits = new Map<string, EditState>();
+  private readonly edits: EditThrottle;
 
   constructor(
     private readonly api: Api,
     /** At most one edit per message this often (status messages: Telegram rate-limits edits). */
-    private readonly editIntervalMs: number,
+    editIntervalMs: number,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.edits = new EditThrottle({ intervalMs: editIntervalMs, signature, perform: (c, m, msg) => this.editNow(c, m, msg) });
+  }
 
   async send(chatId: string, msg: UiMessage, opts: { replyTo?: string } = {}): Promise<string> {
     const sent = await this.api.sendMessage(chatId, msg.html, {
@@ -87,70 +81,26 @@ export class TelegramUi implements ChatUi {
       ...(opts.replyTo ? { reply_parameters: { message_id: Number(opts.replyTo), allow_sending_without_reply: true } } : {}),
     });
     const id = String(sent.message_id);
-    if (this.edits.size > 2000) this.prune();
-    this.edits.set(`${chatId}:${id}`, { shown: signature(msg), lastAt: 0, running: false });
+    this.edits.sent(chatId, id, msg);
     return id;
   }
 
-  /**
-   * Edits are per message: the newest text wins, one edit at most every editIntervalMs, and a text
-   * the message already shows is not sent again ("message is not modified" is an error on Telegram).
-   */
+  /** Throttled per message (EditThrottle): Telegram rate-limits edits and errs on unchanged text. */
   edit(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
-    const key = `${chatId}:${messageId}`;
-    let st = this.edits.get(key);
-    if (!st) {
-      st = { lastAt: 0, running: false };
-      this.edits.set(key, st);
-    }
-    const sig = signature(msg);
-    if (!st.pending && !st.running && st.shown === sig) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => {
-      const s = st!;
-      const waiters = s.pending?.waiters ?? [];
-      waiters.push({ resolve, reject });
-      s.pending = { msg, key: sig, waiters };
-      this.schedule(chatId, messageId, s);
-    });
+    return this.edits.edit(chatId, messageId, msg);
   }
 
-  private schedule(chatId: string, messageId: string, st: EditState): void {
-    if (st.timer || st.running) return;
-    const wait = Math.max(0, st.lastAt + this.editIntervalMs - Date.now());
-    st.timer = setTimeout(() => {
-      st.timer = undefined;
-      void this.flush(chatId, messageId, st);
-    }, wait);
-  }
-
-  private async flush(chatId: string, messageId: string, st: EditState): Promise<void> {
-    const job = st.pending;
-    st.pending = undefined;
-    if (!job) return;
-    if (job.key === st.shown) {
-      job.waiters.forEach((w) => w.resolve());
-      return;
-    }
-    st.running = true;
+  private async editNow(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
     try {
-      await this.api.editMessageText(chatId, Number(messageId), job.msg.html, {
+      await this.api.editMessageText(chatId, Number(messageId), msg.html, {
         parse_mode: 'HTML',
         link_preview_options: { is_disabled: true },
-        reply_markup: keyboard(job.msg.buttons ?? []),
+        reply_markup: keyboard(msg.buttons ?? []),
       });
-      st.shown = job.key;
-      job.waiters.forEach((w) => w.resolve());
     } catch (err) {
-      if (isNotModified(err)) {
-        st.shown = job.key;
-        job.waiters.forEach((w) => w.resolve());
-      } else {
-        job.waiters.forEach((w) => w.reject(err));
-      }
-    } finally {
-      st.lastAt = Date.now();
-      st.running = false;
-      if (st.pending) this.schedule(chatId, messageId, st);
+      // Telegram refuses an edit to the text a message already shows. The throttle cannot always
+      // know (after a restart, or once it forgot an idle message), and the text is shown: done.
+      if (!isNotModified(err)) throw err;
     }
   }
 
@@ -181,18 +131,8 @@ export class TelegramUi implements ChatUi {
     });
   }
 
-  /** Forgets messages not edited for an hour (their throttle no longer matters). */
-  private prune(): void {
-    const old = Date.now() - 3600_000;
-    for (const [k, st] of this.edits) if (!st.pending && !st.running && !st.timer && st.lastAt < old) this.edits.delete(k);
-  }
-
   close(): void {
-    for (const st of this.edits.values()) {
-      if (st.timer) clearTimeout(st.timer);
-      st.pending?.waiters.forEach((w) => w.reject(new Error('bot stopped')));
-    }
-    this.edits.clear();
+    this.edits.close();
     this.log.debug('telegram ui closed');
   }
 }
