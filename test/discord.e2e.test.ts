@@ -224,6 +224,39 @@ describe('discord bot', () => {
     expect(fake.uploads.filter((u) => u.filename.endsWith('.mp4'))).toEqual([]);
   });
 
+  it('keep_cutout: "Another background" under the delivered video re-composes the kept dancer over a new one', async () => {
+    const { fake, service } = await startStack();
+    const ann = fake.addUser({ username: 'ann' });
+    const bob = fake.addUser({ username: 'bob' });
+    enhance(fake, ann, clip, { options: { background: 'white', keep_cutout: true } });
+    const first = await until('first delivery', () => botMessages(fake).find((m) => m.attachments.some((a) => a.filename.endsWith('.enhanced.mp4'))), 90_000);
+    const again = button(first, /Another background/);
+    expect(button(first, /Download original quality/).style).toBe(5);
+    const jobsBefore = (await service.queues.enhance.getJobs(['completed'])).length;
+
+    // only the requester (or a Manage Server member) may ask for it
+    fake.pressComponent({ user: bob, messageId: first.id, customId: again.custom_id! });
+    await ephemeralWith(fake, /Only the person who sent this video/);
+    fake.pressComponent({ user: ann, messageId: first.id, customId: again.custom_id! });
+    let menu = await menuIn(fake, first.id);
+    expect(menu.content).toMatch(/another background/i);
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: select(menu)!.custom_id!, values: [option(menu, 'Green screen')] });
+    menu = await until('green picked', () => {
+      const m = fake.message(menu.id)!;
+      return select(m)?.options?.find((o) => o.default)?.label === 'Green screen' ? m : undefined;
+    });
+    const since = fake.calls.length;
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /Start/).custom_id! });
+    const upload = await fake.waitForCall((c) => c.files.some((f) => f.filename.endsWith('.mp4')) && c.status === 200, 60_000, { since });
+    const probe = await ffprobeJson(upload.files.find((f) => f.filename.endsWith('.mp4'))!.path);
+    expect(probe.streams[0]).toMatchObject({ codec_name: 'h264', width: 192, height: 192 });
+    const second = await until('second delivery', () => botMessages(fake).find((m) => m.id !== first.id && m.attachments.some((a) => a.filename.endsWith('.mp4'))));
+    expect((second.embeds[0] as { title: string }).title).toMatch(/Green screen/);
+    await until('recompose done', () => fake.message(menu.id)?.content.includes('Done'));
+    // re-composed here, not run through the GPU queue again
+    expect((await service.queues.enhance.getJobs(['completed'])).length).toBe(jobsBefore);
+  });
+
   it('a job that outlives the interaction token, across a bot restart: status and delivery through channel messages', async () => {
     const stack = await startStack({ worker: false, fake: { interactionTokenLifetimeMs: 5000 } });
     const { fake } = stack;
