@@ -1,0 +1,93 @@
+/**
+ * The workflow dancelift replaces, as people run it today: separate programs over folders of PNG
+ * frames, each waiting for the previous one. Same input, engines and settings as the pipeline; the
+ * matting step uses dancelift's own RVM engine file to file, so that only the workflow differs.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import type { Config } from '../config/schema.js';
+import { audioArgs, coverFilter, backgroundInputArgs, videoEncodeArgs } from '../pipeline/compose.js';
+import { decodeArgs } from '../pipeline/decode.js';
+import { createMatter } from '../pipeline/engines/index.js';
+import { realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
+import { readFrameChunks } from '../pipeline/frames.js';
+import { INPUT_GUARDS, fileUrl } from '../pipeline/probe.js';
+import { findRealesrgan } from '../pipeline/tools.js';
+import { frameBytes, type StageContext } from '../pipeline/types.js';
+import { prepare, run, seconds, type SideSpec } from './common.js';
+import type { StageSample } from './stats.js';
+
+/** Alpha video as editors exchange it: ProRes 4444 with its alpha plane. */
+const ALPHA_VIDEO = ['-c:v', 'prores_ks', '-profile:v', '4444', '-pix_fmt', 'yuva444p10le'];
+
+export async function runReference(config: Config, spec: SideSpec, log: (m: string) => void): Promise<StageSample[]> {
+  const { info, plan, background } = await prepare(config, spec.input, spec.background);
+  const found = findRealesrgan(config);
+  if (!found) throw new Error('realesrgan-ncnn-vulkan is not installed (npm run setup)');
+  const scale = config.upscale.scale;
+  const rs = config.upscale.realesrgan;
+  const work = spec.tempDir;
+  const frames = path.join(work, 'frames');
+  const upscaled = path.join(work, 'upscaled');
+  const hd = path.join(work, 'upscaled.mp4');
+  const alpha = path.join(work, 'alpha.mov');
+  await mkdir(frames, { recursive: true });
+  await mkdir(upscaled, { recursive: true });
+  const W = plan.width * scale;
+  const H = plan.height * scale;
+  const steps: StageSample[] = [];
+  const step = async (name: string, engine: string, body: () => Promise<void>) => {
+    const t0 = performance.now();
+    await body();
+    steps.push({ name, seconds: seconds(t0), frames: 0, engine, device: 'cpu' });
+  };
+
+  // 1. Every frame to a PNG, with the same normalisation (rate, size) as dancelift's decoder.
+  const decode = decodeArgs(spec.input, plan);
+  const vf = decode[decode.indexOf('-vf') + 1];
+  await step('extract', 'ffmpeg png', () => run('ffmpeg', ['-v', 'error', '-nostdin', ...INPUT_GUARDS, '-i', fileUrl(spec.input), '-map', '0:v:0', '-vf', vf, path.join(frames, '%08d.png')]));
+  const count = (await readdir(frames)).length;
+
+  // 2. The upscaler on the whole folder, once.
+  await step('realesrgan', `realesrgan-ncnn-vulkan ${rs.model}-x${scale}`, () =>
+    run(found.binary, realesrganArgs({ binary: found.binary, modelsDir: found.modelsDir, model: rs.model, scale, tile: rs.tile, gpu: rs.gpu }, frames, upscaled), { cwd: path.dirname(found.binary) }));
+
+  // 3. The upscaled PNGs back into an HD H.264 video.
+  await step('encode', `ffmpeg ${config.encode.codec}`, () =>
+    run('ffmpeg', ['-v', 'error', '-nostdin', '-y', '-framerate', plan.fpsRational, '-i', path.join(upscaled, '%08d.png'), ...videoEncodeArgs(config.encode), hd]));
+
+  // 4. Matting reads that video and writes one with an alpha channel.
+  await step('matte-file', 'rvm (onnxruntime-node)', async () => {
+    const matter = await createMatter(config, 'rvm', log);
+    const ctx: StageContext = { signal: new AbortController().signal, tempDir: work, log };
+    const reader = execa('ffmpeg', ['-v', 'error', '-nostdin', '-i', hd, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { buffer: { stdout: false }, encoding: 'buffer', stdin: 'ignore' });
+    const writer = execa('ffmpeg', ['-v', 'error', '-nostdin', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${W}x${H}`, '-framerate', plan.fpsRational, '-i', 'pipe:0', ...ALPHA_VIDEO, alpha], { stdin: 'pipe', stdout: 'ignore' });
+    try {
+      let index = 0;
+      let start = 0;
+      for await (const { pixels, count: n } of readFrameChunks(reader.stdout!, frameBytes(W, H, 'rgb24'), config.pipeline.chunkFrames)) {
+        const out = await matter.process({ index: index++, start, count: n, width: W, height: H, format: 'rgb24', pixels }, ctx);
+        start += n;
+        if (!writer.stdin!.write(out.pixels)) await new Promise((r) => writer.stdin!.once('drain', r));
+      }
+      writer.stdin!.end();
+      await Promise.all([reader, writer]);
+    } finally {
+      await matter.close();
+    }
+  });
+
+  // 5. Over the background, with the original audio, encoded for posting.
+  await step('overlay', `ffmpeg ${config.encode.codec}`, () =>
+    run('ffmpeg', [
+      '-v', 'error', '-nostdin', '-y',
+      '-i', alpha,
+      ...backgroundInputArgs(background, W, H, plan.fpsRational),
+      ...INPUT_GUARDS, '-vn', '-i', fileUrl(spec.input),
+      '-filter_complex', `[1:v]${coverFilter(W, H, plan.fpsRational, background.kind)}[bg];[bg][0:v]overlay=shortest=1:format=auto,format=yuv420p[out]`,
+      '-map', '[out]', ...audioArgs(info.audio ? { file: spec.input, codec: info.audio.codec } : null, 2),
+      ...videoEncodeArgs(config.encode), '-shortest', spec.output,
+    ]));
+  return steps.map((s) => ({ ...s, frames: count }));
+}
