@@ -126,7 +126,7 @@ async function vulkanCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Chec
   if (!picked) {
     return { name, ok: false, required: usesVulkan, detail: `upscale.realesrgan.gpu=${gpu} is not among ${all}`, fix: `set upscale.realesrgan.gpu to one of ${devices.map((d) => d.index).join(', ')} (or empty)` };
   }
-  const cpuNote = isCpuVulkanDevice(picked) ? ' — a CPU driver: works, but far too slow for real videos (upscale.realesrgan.onCpuDriver decides)' : '';
+  const cpuNote = isCpuVulkanDevice(picked) ? ' — a CPU driver: works, but far too slow for real videos; the ONNX copy of the model runs instead (upscale.realesrgan.onCpuDriver decides)' : '';
   const others = devices.length > 1 ? ` (of ${all})` : '';
   return { name, ok: true, required: usesVulkan, detail: `${picked.index}: ${picked.name}${cpuNote}${others}` };
 }

@@ -11,7 +11,7 @@ import { convertIfNeeded, provisionRealesrganOnnx, stampPath } from '../src/prov
 import { createOnnxUpscale } from '../src/pipeline/engines/upscale-onnx.js';
 import { createUpscaler } from '../src/pipeline/engines/index.js';
 import { realesrganArgs } from '../src/pipeline/engines/upscale-realesrgan.js';
-import { findRealesrgan } from '../src/pipeline/tools.js';
+import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../src/pipeline/tools.js';
 import { PipelineError } from '../src/pipeline/errors.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { clips, ffmpeg, repoRoot, tempDir } from './helpers/media.js';
@@ -202,6 +202,38 @@ describe('createUpscaler(config, "onnx", ...)', () => {
       expect(out).toMatchObject({ width: 2 * SIDE, height: 2 * SIDE });
     } finally {
       await engine.close();
+    }
+  });
+
+  it('without a GPU, "realesrgan" runs the ONNX copy of the model by default; fallback means lanczos; use means the binary', async () => {
+    const device = pickVulkanDevice(await vulkanDeviceList().catch(() => []));
+    if (!device || !isCpuVulkanDevice(device)) {
+      console.log(`skipped: the Vulkan device here is ${device?.name ?? 'missing'}, not a CPU driver, so the no-GPU choice does not apply`);
+      return;
+    }
+    const config = testConfig(tmp.dir);
+    expect(config.upscale.realesrgan.onCpuDriver).toBe('onnx');
+    config.upscale.onnx.modelsDir = path.dirname(onnxFile);
+    const cases = [
+      { mode: 'onnx', engine: /onnxruntime-node/, why: /^no GPU: realesrgan-ncnn-vulkan would run on .*onnxruntime runs the same model faster on a CPU/ },
+      { mode: 'fallback', engine: /^ffmpeg lanczos/, why: /^no GPU: .*onCpuDriver: onnx or use/ },
+      { mode: 'use', engine: /^realesrgan-ncnn-vulkan/, why: undefined },
+    ] as const;
+    for (const c of cases) {
+      config.upscale.realesrgan.onCpuDriver = c.mode;
+      const engine = await createUpscaler(config, 'realesrgan', 2, () => {});
+      try {
+        const info = engine.info();
+        expect(info.engine, c.mode).toMatch(c.engine);
+        if (c.why) expect(info.fallbackFrom, c.mode).toMatch(c.why);
+        else expect(info.fallbackFrom, c.mode).toBeUndefined();
+        if (c.mode === 'onnx') {
+          const out = await engine.process(chunkOf(input.subarray(0, SIDE * SIDE * 3), 1), ctx());
+          expect(out).toMatchObject({ width: 2 * SIDE, height: 2 * SIDE });
+        }
+      } finally {
+        await engine.close();
+      }
     }
   });
 

@@ -24,7 +24,7 @@ export const configSchema = z
             model: z.string().min(1),
             tile: z.number().int().min(0),
             gpu: z.union([z.string(), z.number()]).transform(String),
-            onCpuDriver: z.enum(['fallback', 'use']),
+            onCpuDriver: z.enum(['onnx', 'fallback', 'use']),
           })
           .strict(),
         // Defaulted so that config files written before the onnx engine existed still load.

@@ -34,7 +34,7 @@ function insteadOf(other: UpscaleEngine, why: string): UpscaleEngine {
  * `onnx`: the converted Real-ESRGAN model in onnxruntime. Without the model, or when no provider
  * runs it, the ncnn binary takes over (which itself may hand over to lanczos), and the stats say so.
  */
-async function createOnnxUpscaler(config: Config, scale: number, log: (m: string) => void): Promise<UpscaleEngine> {
+async function createOnnxUpscaler(config: Config, scale: number, log: (m: string) => void, otherwise: 'realesrgan' | 'lanczos' = 'realesrgan'): Promise<UpscaleEngine> {
   const loc = locateRealesrganOnnx(config, scale);
   let why: string;
   if (loc.found) {
@@ -54,6 +54,7 @@ async function createOnnxUpscaler(config: Config, scale: number, log: (m: string
   } else {
     why = `ONNX model ${loc.tried[0]?.path ?? ''} not found (run \`npm run setup\` to convert it)`;
   }
+  if (otherwise === 'lanczos') return lanczosInstead(scale, why, log);
   log(`${why}; trying realesrgan-ncnn-vulkan instead`);
   return insteadOf(await createUpscaler(config, 'realesrgan', scale, log), why);
 }
@@ -66,12 +67,18 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
   const found = findRealesrgan(config);
   if (!found) return lanczosInstead(scale, 'realesrgan-ncnn-vulkan not installed (run `npm run setup`)', log);
   const { realesrgan } = config.upscale;
-  if (realesrgan.onCpuDriver === 'fallback') {
-    // On a machine without a GPU the binary still runs, on Mesa's CPU driver, at about a minute per
-    // 540p frame: a user waiting for a result is better served by lanczos and a clear note.
+  if (realesrgan.onCpuDriver !== 'use') {
+    // Without a GPU the binary still runs, on Mesa's CPU driver, but the same weights in
+    // onnxruntime's CPU provider were 16x faster in the bench (BENCHMARKS.md), so that is the
+    // default there; `fallback` trades the quality for lanczos' speed.
     const device = pickVulkanDevice(await vulkanDeviceList().catch(() => []), realesrgan.gpu);
     if (device && isCpuVulkanDevice(device)) {
-      return lanczosInstead(scale, `no GPU: realesrgan-ncnn-vulkan would run on ${device.name} (set upscale.realesrgan.onCpuDriver: use to force it)`, log);
+      const why = `no GPU: realesrgan-ncnn-vulkan would run on ${device.name}`;
+      if (realesrgan.onCpuDriver === 'onnx') {
+        log(`${why}; using the same model in onnxruntime, faster on a CPU`);
+        return insteadOf(await createOnnxUpscaler(config, scale, log, 'lanczos'), `${why}; onnxruntime runs the same model faster on a CPU`);
+      }
+      return lanczosInstead(scale, `${why} (set upscale.realesrgan.onCpuDriver: onnx or use to upscale with the model)`, log);
     }
   }
   return createRealesrganUpscale({

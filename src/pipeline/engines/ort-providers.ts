@@ -62,6 +62,9 @@ export function ortSessionOptions(provider: string, threads?: number): ort.Infer
   if (provider === 'cpu') {
     options.intraOpNumThreads = Math.max(1, Math.floor(threads ?? os.availableParallelism()));
     options.interOpNumThreads = 1;
+    // The stages share the cores: idle onnxruntime threads that spin-wait take them from the
+    // upscaler and ffmpeg running at the same time (the bench saw the upscaler slow down by half).
+    options.extra = { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } };
   }
   return options;
 }
