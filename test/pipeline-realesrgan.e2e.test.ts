@@ -32,7 +32,7 @@ describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {
     expect(findRealesrgan(testConfig(tmp.dir))).not.toBeNull();
   });
 
-  it('upscales chunk by chunk on the Vulkan device, and recompose is at least 10x faster than the first run', async () => {
+  it('upscales chunk by chunk on the Vulkan device, and recompose re-uses the cut-out without the heavy stages', async () => {
     const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '48', DANCELIFT_CHUNK_FRAMES: '1', DANCELIFT_REALESRGAN_ON_CPU: 'use' });
     const cut = work('girl2.cutout.mkv');
     const first = await enhance({ input: twoFrames, output: work('girl2.mp4'), cutout: cut, background: '#00ff00', upscaler: 'realesrgan', matting: 'rvm', scale: 2, config });
@@ -47,10 +47,15 @@ describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {
     expect(first.stats.peakTempBytes).toBeGreaterThan(0);
     expect(readdirSync(work('tmp'))).toEqual([]);
 
-    const again = await recompose({ cutout: cut, output: work('girl2-white.mp4'), background: 'white', config });
+    // A colour, so that the timing below is not the library's first-time generation of its defaults.
+    const again = await recompose({ cutout: cut, output: work('girl2-white.mp4'), background: '#ffffff', config });
+    // Nothing is upscaled or matted again: only the compose stage runs.
+    expect(again.stats.stages.map((s) => s.name)).toEqual(['compose']);
+    expect((await ffprobeJson(work('girl2-white.mp4'))).streams.find((s) => s.codec_type === 'video')).toMatchObject({ width: 96, height: 96 });
+    // The speed itself is a benchmark figure; this only guards against recompose doing the heavy work
+    // (seen here 8–19x on a 2-core machine, depending on what else ran).
     const speedup = first.stats.totalS / again.stats.totalS;
-    console.log(`recompose: ${again.stats.totalS.toFixed(2)} s vs first run ${first.stats.totalS.toFixed(2)} s = ${speedup.toFixed(1)}x faster`);
-    expect(speedup).toBeGreaterThanOrEqual(10);
+    expect(speedup).toBeGreaterThanOrEqual(4);
   });
 
   it('cancel kills the upscaler and ffmpeg, removes temp files and leaves no output', async () => {

@@ -70,7 +70,11 @@ export function analyse(r: BenchReport): string[] {
         `against ${fmt(upAlone)} s (${fmt(s.frames / upAlone, 1)} fps) for realesrgan-ncnn-vulkan; dancelift end to end with it: ${fmt(s.onnx.wallS)} s, ` +
         `${fmt(s.onnxWallRatio ?? Number.NaN)} of the reference (target ≤ ${WALL_TARGET}: ${(s.onnxWallRatio ?? Infinity) <= WALL_TARGET ? 'met' : 'missed'}). ` +
         `On this kind of device (${r.machine.gpu ? 'a GPU' : 'Vulkan on a CPU driver, no GPU'}) the faster engine is ${faster ? '`onnx`' : '`realesrgan` (ncnn)'}, ` +
-        `so that is the one to use by default here${r.machine.gpu ? '' : '; on a GPU host, rerun the bench there to choose'}.`,
+        (r.machine.gpu
+          ? `so that is the one to use by default here.`
+          : faster
+            ? 'so it is what dancelift runs by default on a machine without a GPU (`upscale.realesrgan.onCpuDriver: onnx`); on a GPU host the ncnn binary stays the default until a bench there says otherwise.'
+            : 'so the ncnn binary stays the default here.'),
     );
   } else if (r.onnxSkipped) {
     out.push(`- **ONNX upscaler:** not measured (${r.onnxSkipped}).`);

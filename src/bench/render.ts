@@ -203,5 +203,20 @@ export function renderMarkdown(r: BenchReport, analysis: string[]): string {
   ];
   for (const t of reportTables(r)) out.push(`## ${t.title}`, '', mdTable(t.head, t.rows, t.right), '');
   if (analysis.length) out.push('## What the figures say', '', ...analysis, '');
+  if (!r.machine.gpu) out.push(...NO_GPU_SECTION);
   return out.join('\n');
 }
+
+/**
+ * Said on every CPU-only page: these figures cannot be set against the reference workflow's
+ * published RTX 3060 times, and a GPU run has its own command line.
+ */
+const NO_GPU_SECTION = [
+  '## On a GPU',
+  '',
+  'Not measured yet: the run above had no GPU. The reference workflow\'s published figures on an RTX 3060 are, for a 5-minute video, ' +
+    'upscale 4–5 min, matting 2 min, compose 1 min (7–8 min in all); CPU figures say nothing about where dancelift stands against them. ' +
+    'On a GPU host, run `npm run bench -- --size 540x960 --fps 24` (540p in, 1080p out) to get the per-stage fps, the realtime factor ' +
+    'and the overlap efficiency (target ≥ 1.5 there), with the ncnn and ONNX (CUDA or WebGPU provider) upscalers side by side.',
+  '',
+];
