@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { backgroundsDir } from '../backgrounds/select.js';
-import { ensureDefaultBackgrounds, listBackgrounds, probeBackgroundFile } from '../backgrounds/library.js';
+import { ensureDefaultBackgrounds, listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
 import { backgroundLabel, localeFrom, type Locale } from '../i18n/messages.js';
 import { probeVideo } from '../pipeline/probe.js';
 import { cancelJob } from '../queue/cancel.js';
@@ -236,7 +236,8 @@ export class BotFlow {
     }
     const bgDir = backgroundsDir(this.service.config);
     await ensureDefaultBackgrounds(bgDir);
-    const names = (await listBackgrounds(bgDir)).map((b) => b.name);
+    const library = await listBackgrounds(bgDir);
+    const names = library.map((b) => b.name);
     const def = names.findIndex((n) => n.toLowerCase() === this.service.config.backgrounds.default.toLowerCase());
     const id = randomBytes(5).toString('hex');
     const session: Session = {
@@ -267,7 +268,7 @@ export class BotFlow {
         return;
       }
     }
-    await this.sendMenuGallery(requester.chatId, names, requester.locale, req.replyTo, log);
+    await this.sendMenuGallery(requester.chatId, library, requester.locale, req.replyTo, log);
     session.menuMessageId = await this.opts.ui.send(requester.chatId, this.menuMessage(session), { replyTo: req.replyTo });
     await this.saveSession(session);
     log.info({ session: id, name: req.name }, 'menu offered');
@@ -723,26 +724,23 @@ export class BotFlow {
   async sendGallery(chatId: string, locale: Locale, replyTo?: string): Promise<void> {
     const bgDir = backgroundsDir(this.service.config);
     await ensureDefaultBackgrounds(bgDir);
-    const entries = await listBackgrounds(bgDir);
-    const file = await cachedGallery(entries, bgDir, this.galleryCacheDir);
-    await this.opts.ui.sendPhoto(chatId, { file, caption: botTexts(locale).gallery(entries.map((e) => backgroundLabel(e.name, locale))), replyTo });
+    await this.sendGalleryOf(chatId, await listBackgrounds(bgDir), botTexts(locale).gallery, locale, replyTo);
   }
 
-  private get galleryCacheDir(): string {
-    return path.join(this.service.config.dataDir, 'cache', 'gallery');
+  private async sendGalleryOf(chatId: string, entries: readonly BackgroundEntry[], caption: (labels: string[]) => string, locale: Locale, replyTo?: string): Promise<void> {
+    const bgDir = backgroundsDir(this.service.config);
+    const file = await cachedGallery(entries, bgDir, path.join(this.service.config.dataDir, 'cache', 'gallery'));
+    await this.opts.ui.sendPhoto(chatId, { file, caption: caption(entries.map((e) => backgroundLabel(e.name, locale))), replyTo });
   }
 
   /**
    * The picture above a menu: the buttons carry only names, and a name says little about a
    * picture. A failure here costs the picture, never the menu.
    */
-  private async sendMenuGallery(chatId: string, names: readonly string[], locale: Locale, replyTo: string | undefined, log: Logger): Promise<void> {
+  private async sendMenuGallery(chatId: string, entries: readonly BackgroundEntry[], locale: Locale, replyTo: string | undefined, log: Logger): Promise<void> {
+    if (entries.length === 0) return;
     try {
-      const bgDir = backgroundsDir(this.service.config);
-      const entries = (await listBackgrounds(bgDir)).filter((e) => names.includes(e.name));
-      if (entries.length === 0) return;
-      const file = await cachedGallery(entries, bgDir, this.galleryCacheDir);
-      await this.opts.ui.sendPhoto(chatId, { file, caption: botTexts(locale).menuGallery(entries.map((e) => backgroundLabel(e.name, locale))), replyTo });
+      await this.sendGalleryOf(chatId, entries, botTexts(locale).menuGallery, locale, replyTo);
     } catch (err) {
       log.warn({ err }, 'menu gallery not sent');
     }
