@@ -88,6 +88,8 @@ export const configSchema = z
         linkTtlHours: z.number().positive(),
         linkSecret: z.string(),
         admin: z.object({ token: z.string(), user: z.string(), password: z.string() }).strict(),
+        /** Bull Board shows the queues but refuses to change them (retry, clean, pause...). */
+        readOnlyAdmin: z.boolean().default(true),
       })
       .strict(),
     telegram: z
