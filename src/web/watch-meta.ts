@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { z } from 'zod';
 import { probeVideo } from '../pipeline/probe.js';
 import { safeInputArgs } from '../pipeline/probe.js';
+import { requireFfmpeg } from '../pipeline/tools.js';
 import { resultSchema, type JobResult } from '../queue/jobs.js';
 
 /**
@@ -119,7 +120,7 @@ async function makePoster(videoAbs: string, target: string, durationS: number): 
   const at = durationS > 2 ? Math.min(1, durationS / 4) : 0;
   try {
     await execa(
-      'ffmpeg',
+      requireFfmpeg(),
       [
         '-v', 'error', '-nostdin', '-y', '-ss', String(at), ...safeInputArgs(videoAbs),
         '-frames:v', '1', '-vf', "scale='if(lt(iw,ih),min(720,iw),-2)':'if(lt(iw,ih),-2,min(720,ih))'", '-q:v', '4', tmp,
