@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { makeLink, publicBaseUrl, relativeFromPage, signPath, verifyLink } from '../src/web/links.js';
+import { makeLink, publicBaseUrl, publicUrlWarning, relativeFromPage, signPath, verifyLink } from '../src/web/links.js';
 import { linkSecret, SECRET_FILE } from '../src/web/secret.js';
 import { contentDisposition, contentTypeFor, isSafeRelPath } from '../src/web/server.js';
 import { pickLocale, renderProblemPage, escapeHtml } from '../src/web/watch-page.js';
@@ -183,6 +183,20 @@ describe('publicBaseUrl and linkSecret', () => {
   it('publicBaseUrl: the configured one without trailing slash, else localhost:<port>', () => {
     expect(publicBaseUrl(withWeb({ publicBaseUrl: 'https://x.example/dl/', port: 1234 }))).toBe('https://x.example/dl');
     expect(publicBaseUrl(withWeb({ publicBaseUrl: '', port: 1234 }))).toBe('http://localhost:1234');
+  });
+
+  it('warns at start-up when a bot is on and the links point at localhost', () => {
+    const cfg = (web: Partial<Config['web']>, over: Partial<Config> = {}): Config => ({ ...withWeb(web), roles: ['bots', 'worker', 'web'], telegram: { ...base.telegram, token: '1:x' }, ...over });
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }))).toMatch(/^PUBLIC_BASE_URL is unset \(links use http:\/\/localhost:8080\)/);
+    for (const url of ['http://localhost:8080', 'http://127.0.0.1:9000/dl', 'http://[::1]:8080', 'http://0.0.0.0:8080', 'http://app.localhost'])
+      expect(publicUrlWarning(cfg({ publicBaseUrl: url })), url).toContain('only open on this machine');
+    expect(publicUrlWarning(cfg({ publicBaseUrl: 'not a url' }))).toMatch(/is not a URL/);
+    for (const url of ['https://dance.example.com', 'http://192.168.1.20:8080', 'http://localhost.example.org'])
+      expect(publicUrlWarning(cfg({ publicBaseUrl: url })), url).toBeUndefined();
+    // No bot, no warning: the CLI and a worker-only host send no links to chats.
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }, { roles: ['worker', 'web'] }))).toBeUndefined();
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }, { telegram: { ...base.telegram, token: '' }, discord: { ...base.discord, token: '' } }))).toBeUndefined();
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }, { telegram: { ...base.telegram, token: '' }, discord: { ...base.discord, token: 'd' } }))).toContain('localhost');
   });
 
   it('uses the configured secret when there is one', async () => {

@@ -76,3 +76,27 @@ export function publicBaseUrl(config: Config): string {
   if (configured) return configured.replace(/\/+$/, '');
   return `http://localhost:${config.web.port}`;
 }
+
+/** Host names that only reach this machine. */
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\./.test(h) || h === '::1' || h === '0.0.0.0' || h === '::';
+}
+
+/**
+ * The start-up warning for links a chat user cannot open: a bot is on, and the links it sends
+ * point at this machine's loopback address. undefined when all is well.
+ */
+export function publicUrlWarning(config: Config): string | undefined {
+  const botOn = config.roles.includes('bots') && Boolean(config.telegram.token || config.discord.token);
+  if (!botOn) return undefined;
+  const base = publicBaseUrl(config);
+  let host: string;
+  try {
+    host = new URL(base).hostname;
+  } catch {
+    return `PUBLIC_BASE_URL (${base}) is not a URL: the download links the bots send will not open. Set it to the address users reach this server at, e.g. https://dance.example.com`;
+  }
+  if (!isLoopbackHost(host)) return undefined;
+  return `PUBLIC_BASE_URL is ${config.web.publicBaseUrl.trim() ? base : `unset (links use ${base})`}: the links the bots send will only open on this machine. Set PUBLIC_BASE_URL (web.publicBaseUrl) to the address users reach this server at, e.g. https://dance.example.com or http://192.168.1.20:${config.web.port}`;
+}
