@@ -15,6 +15,7 @@ import type { DeliverJobData, Requester } from '../src/queue/jobs.js';
 import { clips, ffmpeg, ffprobeJson, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 import { rejection } from './helpers/assert.js';
+import { freePort } from './helpers/net.js';
 
 const tmp = tempDir('dancelift-queue-');
 const work = (...p: string[]) => path.join(tmp.dir, ...p);
@@ -190,16 +191,6 @@ const childEnv = (extra: Record<string, string> = {}) => ({
   LOG_LEVEL: 'warn',
   ...extra,
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('dancelift start / submit / jobs (the service from the command line)', () => {
   it('submit --wait follows the job on a running service and prints the result line with a link', async () => {
