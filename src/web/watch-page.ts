@@ -86,7 +86,8 @@ dl{display:grid;grid-template-columns:auto 1fr;gap:2px 12px;margin:0 0 14px}
 dt{color:#aaa}dd{margin:0}
 .btn{display:block;text-align:center;padding:12px;border-radius:8px;background:#2d7ff9;color:#fff;text-decoration:none;font-weight:600}
 details{margin-top:16px;color:#ccc}summary{cursor:pointer}
-table{border-collapse:collapse;margin-top:8px;font-size:.9rem}td{padding:2px 10px 2px 0}
+table{width:100%;border-collapse:collapse;margin-top:8px;font-size:.85rem}td{padding:2px 8px 2px 0;vertical-align:top}
+td:nth-child(2),td:nth-child(3){white-space:nowrap}td:last-child{overflow-wrap:anywhere}
 .msg{padding:32px 20px}.msg h1{font-size:1.3rem}
 `;
 
