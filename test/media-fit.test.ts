@@ -3,7 +3,8 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareDelivery } from '../src/media/fit.js';
+import { prepareDelivery, prepareDeliveryFor } from '../src/media/fit.js';
+import { loadConfig } from '../src/config/load.js';
 import { clips, ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 
 const tmp = tempDir('dancelift-fit-');
@@ -74,6 +75,17 @@ describe('prepareDelivery on real clips', () => {
     expect(d.line('zh')).toContain('只发链接');
     await d.cleanup();
     expect(readdirSync(tmp.dir).sort()).toEqual(before);
+  });
+
+  it("follows config's delivery: settings (fit: false → link only; a higher floor)", async () => {
+    const config = loadConfig({ env: {} });
+    const off = await prepareDeliveryFor({ delivery: { ...config.delivery, fit: false } }, clips.girl, 40_000);
+    expect(off.plan.kind).toBe('link-only');
+    expect(off.outcome.kind).toBe('link-only');
+    expect(off.file).toBeUndefined();
+    // 700 kB fits the street clip at 540p by default (above); asking for 0.5 bits per pixel, it does not.
+    const strict = await prepareDeliveryFor({ delivery: { ...config.delivery, minBitsPerPixel: 0.5 } }, street, 700_000);
+    expect(strict.outcome.kind).toBe('link-only');
   });
 
   it('hands over the original when it already fits', async () => {

@@ -100,7 +100,11 @@ describe('enhance queue → worker → delivery', () => {
     expect(d.outcome.result.stats.stages.map((s) => s.name)).toEqual(['decode', 'upscale', 'matte', 'compose']);
     expect(d.outcome.result.stats.queueWaitS).toBeGreaterThanOrEqual(0);
 
-    const res = await fetch(d.outcome.link);
+    // The link opens the watch page; the same signature under /raw/ is the file.
+    const page = await fetch(d.outcome.link);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<video');
+    const res = await fetch(d.outcome.link.replace('/files/', '/raw/'));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('video/mp4');
     const file = work('downloaded.mp4');

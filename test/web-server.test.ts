@@ -424,6 +424,15 @@ describe('web server: the watch page', () => {
     expect(html).toContain('name="twitter:card"');
   });
 
+  it('describes a video without kept facts (a recomposed result) from ffprobe', async () => {
+    await fs.copyFile(clips.girl, path.join(outputs, 'bare.mp4'));
+    const html = await (await fetch(makeLink(server.url, 'bare.mp4', 3600, SECRET))).text();
+    expect(html).toContain('<h1>bare.mp4</h1>');
+    expect(html).toContain('512×512');
+    expect(html).toContain('<dt>Duration</dt><dd>2 s</dd>');
+    expect(html).not.toContain('<details');
+  });
+
   it('speaks Chinese when the browser prefers it', async () => {
     const res = await fetch(makeLink(server.url, rel, 3600, SECRET), { headers: { 'Accept-Language': 'zh-TW,zh;q=0.9,en-US;q=0.8' } });
     const html = await res.text();

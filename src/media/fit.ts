@@ -5,7 +5,8 @@ import { execa } from 'execa';
 import { PipelineError } from '../pipeline/errors.js';
 import { probeVideo, safeInputArgs, type VideoInfo } from '../pipeline/probe.js';
 import { requireFfmpeg } from '../pipeline/tools.js';
-import { deliveryLine, DEFAULT_FIT_POLICY, planDelivery, type DeliveryOutcome, type DeliveryPlan, type FitPolicy } from './plan.js';
+import type { Config } from '../config/schema.js';
+import { deliveryLine, DEFAULT_FIT_POLICY, fitPolicy, planDelivery, type DeliveryOutcome, type DeliveryPlan, type FitPolicy } from './plan.js';
 import type { Locale } from '../i18n/messages.js';
 
 /**
@@ -108,6 +109,8 @@ export interface PrepareOptions extends FitOptions {
   /** Where the fitted copy goes; default beside the file, `<file>.fit-<limit>.mp4`. */
   fittedPath?: string;
   policy?: FitPolicy;
+  /** false: never re-encode; over the limit the link goes alone (config delivery.fit). */
+  fit?: boolean;
   /** Reports a fit that failed (the delivery goes on as link only). */
   onFitError?: (err: unknown) => void;
 }
@@ -135,7 +138,7 @@ export async function prepareDelivery(opts: PrepareOptions): Promise<PreparedDel
     cleanup,
   });
   if (plan.kind === 'as-is') return done(plan, { ...base, kind: 'as-is', sentBytes: size, sentWidth: info.width, sentHeight: info.height }, opts.file, info.width, info.height);
-  if (plan.kind === 'fitted') {
+  if (plan.kind === 'fitted' && opts.fit !== false) {
     const out = opts.fittedPath ?? `${opts.file}.fit-${opts.limitBytes}.mp4`;
     try {
       const r = await fitToSize(opts.file, out, plan, opts);
@@ -147,4 +150,9 @@ export async function prepareDelivery(opts: PrepareOptions): Promise<PreparedDel
   }
   const linkOnly: DeliveryPlan = plan.kind === 'link-only' ? plan : { kind: 'link-only', width: plan.width, height: plan.height, bitsPerPixel: plan.bitsPerPixel };
   return done(linkOnly, { ...base, kind: 'link-only' }, undefined, info.width, info.height);
+}
+
+/** prepareDelivery with config's `delivery:` settings: the one call a bot's delivery makes. */
+export function prepareDeliveryFor(config: Pick<Config, 'delivery'>, file: string, limitBytes: number, extra: Omit<PrepareOptions, 'file' | 'limitBytes'> = {}): Promise<PreparedDelivery> {
+  return prepareDelivery({ file, limitBytes, policy: fitPolicy(config), preset: config.delivery.preset, fit: config.delivery.fit, ...extra });
 }

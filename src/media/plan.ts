@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.js';
 import type { Locale } from '../i18n/messages.js';
 
 /**
@@ -36,6 +37,11 @@ export const DEFAULT_FIT_POLICY: FitPolicy = {
   audioKbps: 96,
   headroom: 0.05,
 };
+
+/** The policy with config's `delivery:` floor (the bitrate steps stay the defaults). */
+export function fitPolicy(config: Pick<Config, 'delivery'>): FitPolicy {
+  return { ...DEFAULT_FIT_POLICY, minShortSide: config.delivery.minShortSide, minBitsPerPixel: config.delivery.minBitsPerPixel };
+}
 
 export type DeliveryPlan =
   | { kind: 'as-is' }
