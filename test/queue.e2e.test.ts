@@ -15,6 +15,7 @@ import type { DeliverJobData, Requester } from '../src/queue/jobs.js';
 import { clips, ffmpeg, ffprobeJson, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 import { rejection } from './helpers/assert.js';
+import { freePort } from './helpers/net.js';
 
 const tmp = tempDir('dancelift-queue-');
 const work = (...p: string[]) => path.join(tmp.dir, ...p);
@@ -99,7 +100,11 @@ describe('enhance queue → worker → delivery', () => {
     expect(d.outcome.result.stats.stages.map((s) => s.name)).toEqual(['decode', 'upscale', 'matte', 'compose']);
     expect(d.outcome.result.stats.queueWaitS).toBeGreaterThanOrEqual(0);
 
-    const res = await fetch(d.outcome.link);
+    // The link opens the watch page; the same signature under /raw/ is the file.
+    const page = await fetch(d.outcome.link);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(await page.text()).toContain('<video');
+    const res = await fetch(d.outcome.link.replace('/files/', '/raw/'));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('video/mp4');
     const file = work('downloaded.mp4');
@@ -190,16 +195,6 @@ const childEnv = (extra: Record<string, string> = {}) => ({
   LOG_LEVEL: 'warn',
   ...extra,
 });
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 describe('dancelift start / submit / jobs (the service from the command line)', () => {
   it('submit --wait follows the job on a running service and prints the result line with a link', async () => {

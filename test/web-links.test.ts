@@ -4,9 +4,10 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { makeLink, publicBaseUrl, signPath, verifyLink } from '../src/web/links.js';
+import { makeLink, publicBaseUrl, publicUrlWarning, relativeFromPage, signPath, verifyLink } from '../src/web/links.js';
 import { linkSecret, SECRET_FILE } from '../src/web/secret.js';
-import { contentDisposition, contentTypeFor, isSafeRelPath, parseRange } from '../src/web/server.js';
+import { contentDisposition, contentTypeFor, isSafeRelPath } from '../src/web/server.js';
+import { pickLocale, renderProblemPage, escapeHtml } from '../src/web/watch-page.js';
 
 const SECRET = 'test-secret-0123456789abcdef0123456789';
 const NOW = Date.UTC(2030, 0, 1, 12, 0, 0);
@@ -100,23 +101,6 @@ describe('verifyLink', () => {
 });
 
 describe('server helpers', () => {
-  it('parses single byte ranges', () => {
-    expect(parseRange(undefined, 1000)).toEqual({ kind: 'none' });
-    expect(parseRange('bytes=0-99', 1000)).toEqual({ kind: 'range', start: 0, end: 99 });
-    expect(parseRange('bytes=900-', 1000)).toEqual({ kind: 'range', start: 900, end: 999 });
-    expect(parseRange('bytes=-100', 1000)).toEqual({ kind: 'range', start: 900, end: 999 });
-    expect(parseRange('bytes=-5000', 1000)).toEqual({ kind: 'range', start: 0, end: 999 });
-    expect(parseRange('bytes=990-5000', 1000)).toEqual({ kind: 'range', start: 990, end: 999 });
-    expect(parseRange('bytes=1000-', 1000)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=5-4', 1000)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=-0', 1000)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=0-', 0)).toEqual({ kind: 'unsatisfiable' });
-    expect(parseRange('bytes=0-1,5-6', 1000)).toEqual({ kind: 'none' });
-    expect(parseRange('items=0-1', 1000)).toEqual({ kind: 'none' });
-    expect(parseRange('bytes=a-b', 1000)).toEqual({ kind: 'none' });
-    expect(parseRange('bytes=-', 1000)).toEqual({ kind: 'none' });
-  });
-
   it('knows video content types', () => {
     expect(contentTypeFor('x/a.mp4')).toBe('video/mp4');
     expect(contentTypeFor('A.MKV')).toBe('video/x-matroska');
@@ -131,12 +115,54 @@ describe('server helpers', () => {
     expect(contentDisposition("it's (1)*.mp4")).toBe(`attachment; filename="it's (1)*.mp4"; filename*=UTF-8''it%27s%20%281%29%2A.mp4`);
     expect(contentDisposition('a\\b%41.mp4')).toBe(`attachment; filename="ab_41.mp4"; filename*=UTF-8''ab%2541.mp4`);
     expect(contentDisposition('evil\u202egnp.mp4')).not.toMatch(/\u202e/);
+    expect(contentDisposition('out.mp4', 'inline')).toBe(`inline; filename="out.mp4"; filename*=UTF-8''out.mp4`);
   });
 
   it('accepts only plain relative paths', () => {
     for (const ok of ['a.mp4', 'job1/out.mp4', 'a b/c..d/.hidden', 'x/%2e%2e/y']) expect(isSafeRelPath(ok), ok).toBe(true);
     for (const bad of ['', '../a', 'a/../b', 'a/..', './a', 'a/./b', '/etc/passwd', 'a//b', 'a/', 'a\\..\\b', 'a\0b', 'C:\\x', '\\\\host\\share'])
       expect(isSafeRelPath(bad), JSON.stringify(bad)).toBe(false);
+  });
+});
+
+describe('relativeFromPage', () => {
+  it('climbs one level per path segment, so the URL resolves to the route beside the page', () => {
+    const page = makeLink('https://h.example/base', 'a b/ダンス.mp4', 60, SECRET, NOW);
+    const q = new URL(page).search.slice(1);
+    const rel = relativeFromPage('a b/ダンス.mp4', 'raw', q);
+    expect(rel).toBe(`../../raw/a%20b/%E3%83%80%E3%83%B3%E3%82%B9.mp4?${q}`);
+    expect(new URL(rel, page).href).toBe(page.replace('/base/files/', '/base/raw/'));
+    expect(new URL(relativeFromPage('x.mp4', 'poster', q), 'http://lan:8080/files/x.mp4?' + q).href).toBe(`http://lan:8080/poster/x.mp4?${q}`);
+  });
+});
+
+describe('watch page helpers', () => {
+  it('picks zh or en from Accept-Language by preference', () => {
+    expect(pickLocale(undefined)).toBe('en');
+    expect(pickLocale('')).toBe('en');
+    expect(pickLocale('zh-CN,zh;q=0.9,en;q=0.8')).toBe('zh');
+    expect(pickLocale('en-US,en;q=0.9,zh-CN;q=0.8')).toBe('en');
+    expect(pickLocale('fr-FR,fr;q=0.9,zh-TW;q=0.8,en;q=0.7')).toBe('zh');
+    expect(pickLocale('en;q=0.5, zh;q=0.6')).toBe('zh');
+    expect(pickLocale('zh;q=0, en')).toBe('en');
+    expect(pickLocale('de, ja')).toBe('en');
+    expect(pickLocale('ZH-hans')).toBe('zh');
+  });
+
+  it('escapes HTML', () => {
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+  });
+
+  it('says an expired link expired, when, and how to get the video again', () => {
+    const html = renderProblemPage('expired', 'en', { hours: 72, keepHours: 72, expiredAtMs: NOW });
+    expect(html).toContain('This link has expired');
+    expect(html).toContain('Download links last 72 h');
+    expect(html).toContain('/enhance');
+    expect(html).toContain(`datetime="${new Date(NOW).toISOString()}"`);
+    expect(html).toContain('2030-01-01 12:00 UTC');
+    expect(renderProblemPage('expired', 'zh', { hours: 24, keepHours: 72 })).toContain('下载链接有效 24 小时');
+    expect(renderProblemPage('forbidden', 'en', { hours: 1, keepHours: 1 })).toContain('This link is not valid');
+    expect(renderProblemPage('not-found', 'zh', { hours: 1, keepHours: 1 })).toContain('找不到视频');
   });
 });
 
@@ -157,6 +183,20 @@ describe('publicBaseUrl and linkSecret', () => {
   it('publicBaseUrl: the configured one without trailing slash, else localhost:<port>', () => {
     expect(publicBaseUrl(withWeb({ publicBaseUrl: 'https://x.example/dl/', port: 1234 }))).toBe('https://x.example/dl');
     expect(publicBaseUrl(withWeb({ publicBaseUrl: '', port: 1234 }))).toBe('http://localhost:1234');
+  });
+
+  it('warns at start-up when a bot is on and the links point at localhost', () => {
+    const cfg = (web: Partial<Config['web']>, over: Partial<Config> = {}): Config => ({ ...withWeb(web), roles: ['bots', 'worker', 'web'], telegram: { ...base.telegram, token: '1:x' }, ...over });
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }))).toMatch(/^PUBLIC_BASE_URL is unset \(links use http:\/\/localhost:8080\)/);
+    for (const url of ['http://localhost:8080', 'http://127.0.0.1:9000/dl', 'http://[::1]:8080', 'http://0.0.0.0:8080', 'http://app.localhost'])
+      expect(publicUrlWarning(cfg({ publicBaseUrl: url })), url).toContain('only open on this machine');
+    expect(publicUrlWarning(cfg({ publicBaseUrl: 'not a url' }))).toMatch(/is not a URL/);
+    for (const url of ['https://dance.example.com', 'http://192.168.1.20:8080', 'http://localhost.example.org'])
+      expect(publicUrlWarning(cfg({ publicBaseUrl: url })), url).toBeUndefined();
+    // No bot, no warning: the CLI and a worker-only host send no links to chats.
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }, { roles: ['worker', 'web'] }))).toBeUndefined();
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }, { telegram: { ...base.telegram, token: '' }, discord: { ...base.discord, token: '' } }))).toBeUndefined();
+    expect(publicUrlWarning(cfg({ publicBaseUrl: '' }, { telegram: { ...base.telegram, token: '' }, discord: { ...base.discord, token: 'd' } }))).toContain('localhost');
   });
 
   it('uses the configured secret when there is one', async () => {

@@ -12,6 +12,8 @@ import type { Config } from '../src/config/schema.js';
 import { ENHANCE_QUEUE } from '../src/queue/jobs.js';
 import { makeLink, signPath } from '../src/web/links.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
+import { writeWatchMeta } from '../src/web/watch-meta.js';
+import { clips } from './helpers/media.js';
 
 const log = pino({ level: 'silent' });
 const SECRET = randomBytes(32).toString('hex');
@@ -88,7 +90,10 @@ describe('web server: files', () => {
     await server?.close();
   });
 
+  /** The watch page's link (what users get). */
   const link = (rel: string, ttlS = 3600, now = Date.now()) => makeLink(server.url, rel, ttlS, SECRET, now);
+  /** The same signature on the file itself. */
+  const fileLink = (rel: string, ttlS = 3600, now = Date.now()) => link(rel, ttlS, now).replace('/files/', '/raw/');
 
   it('listens on a real port and answers /healthz', async () => {
     expect(server.port).toBeGreaterThan(0);
@@ -99,8 +104,8 @@ describe('web server: files', () => {
     expect((await fetch(`${server.url}/nothing`)).status).toBe(404);
   });
 
-  it('serves a valid link: exact bytes and the right headers', async () => {
-    const res = await fetch(link('job1/out.mp4'));
+  it('serves the file under /raw/: exact bytes and the right headers', async () => {
+    const res = await fetch(fileLink('job1/out.mp4'));
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(video)).toBe(true);
     expect(res.headers.get('content-type')).toBe('video/mp4');
@@ -108,11 +113,14 @@ describe('web server: files', () => {
     expect(res.headers.get('accept-ranges')).toBe('bytes');
     expect(res.headers.get('cache-control')).toBe('private');
     expect(res.headers.get('x-content-type-options')).toBe('nosniff');
-    expect(res.headers.get('content-disposition')).toBe(`attachment; filename="out.mp4"; filename*=UTF-8''out.mp4`);
-    const mkv = await fetch(link('job1/cut.mkv'));
+    expect(res.headers.get('content-disposition')).toBe(`inline; filename="out.mp4"; filename*=UTF-8''out.mp4`);
+    const dl = await fetch(`${fileLink('job1/out.mp4')}&download=1`);
+    expect(dl.headers.get('content-disposition')).toBe(`attachment; filename="out.mp4"; filename*=UTF-8''out.mp4`);
+    expect(Buffer.from(await dl.arrayBuffer()).equals(video)).toBe(true);
+    const mkv = await fetch(fileLink('job1/cut.mkv'));
     expect(mkv.headers.get('content-type')).toBe('video/x-matroska');
     expect(Buffer.from(await mkv.arrayBuffer()).equals(video.subarray(0, 500))).toBe(true);
-    const empty = await fetch(link('job1/empty.bin'));
+    const empty = await fetch(fileLink('job1/empty.bin'));
     expect(empty.status).toBe(200);
     expect(empty.headers.get('content-type')).toBe('application/octet-stream');
     expect(empty.headers.get('content-length')).toBe('0');
@@ -120,13 +128,13 @@ describe('web server: files', () => {
   });
 
   it('follows a symlink that stays inside the outputs dir', async () => {
-    const res = await fetch(link('job1/alias.mp4'));
+    const res = await fetch(fileLink('job1/alias.mp4'));
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(video)).toBe(true);
   });
 
   it('answers HEAD with the headers and no body', async () => {
-    const u = new URL(link('job1/out.mp4'));
+    const u = new URL(fileLink('job1/out.mp4'));
     const res = await raw(server.port, u.pathname + u.search, { method: 'HEAD' });
     expect(res.status).toBe(200);
     expect(res.headers['content-length']).toBe(String(video.length));
@@ -135,7 +143,7 @@ describe('web server: files', () => {
   });
 
   it('serves byte ranges', async () => {
-    const url = link('job1/out.mp4');
+    const url = fileLink('job1/out.mp4');
     const first = await fetch(url, { headers: { Range: 'bytes=0-99' } });
     expect(first.status).toBe(206);
     expect(first.headers.get('content-range')).toBe(`bytes 0-99/${video.length}`);
@@ -174,40 +182,98 @@ describe('web server: files', () => {
     expect(Buffer.from(await freshIfRange.arrayBuffer()).equals(video.subarray(0, 10))).toBe(true);
   });
 
-  it('refuses tampered, foreign and expired links with 403', async () => {
+  it('answers 304 to If-None-Match and If-Modified-Since, and 412 to a failed If-Match', async () => {
+    // Plain node:http: fetch() adds `Cache-Control: no-cache` to conditional requests, which rightly
+    // forbids a 304.
+    const u = new URL(fileLink('job1/out.mp4'));
+    const url = u.pathname + u.search;
+    const first = await raw(server.port, url);
+    const etag = String(first.headers.etag);
+    expect(etag).toMatch(/^(W\/)?"/);
+    const again = await raw(server.port, url, { headers: { 'If-None-Match': etag } });
+    expect(again.status).toBe(304);
+    expect(again.body.length).toBe(0);
+    const since = await raw(server.port, url, { headers: { 'If-Modified-Since': String(first.headers['last-modified']) } });
+    expect(since.status).toBe(304);
+    const other = await raw(server.port, url, { headers: { 'If-None-Match': '"something-else"' } });
+    expect(other.status).toBe(200);
+    expect(other.body.equals(video)).toBe(true);
+    const ifMatch = await raw(server.port, url, { headers: { 'If-Match': '"something-else"' } });
+    expect(ifMatch.status).toBe(412);
+  });
+
+  it('tells forged (403), expired (410) and unknown (404) apart, on the page and on the file', async () => {
     const good = new URL(link('job1/out.mp4'));
     const exp = good.searchParams.get('exp')!;
     const sig = good.searchParams.get('sig')!;
     const flipped = sig.slice(0, 5) + (sig[5] === 'A' ? 'B' : 'A') + sig.slice(6);
-    const attempts = [
-      `/files/job1/out.mp4?exp=${exp}&sig=${flipped}`,
-      `/files/job1/out.mp4?exp=${Number(exp) + 1000}&sig=${sig}`,
-      `/files/job1/cut.mkv?exp=${exp}&sig=${sig}`,
-      `/files/job1/out.mp4?exp=${exp}`,
-      `/files/job1/out.mp4?sig=${sig}`,
-      `/files/job1/out.mp4`,
-      `/files/job1/out.mp4?exp=${exp}&sig=${sig}x`,
-      `/files/%E0%A4%A?exp=${exp}&sig=${sig}`,
+    const forged = [
+      `job1/out.mp4?exp=${exp}&sig=${flipped}`,
+      `job1/out.mp4?exp=${Number(exp) + 1000}&sig=${sig}`,
+      `job1/cut.mkv?exp=${exp}&sig=${sig}`,
+      `job1/out.mp4?exp=${exp}`,
+      `job1/out.mp4?sig=${sig}`,
+      `job1/out.mp4`,
+      `job1/out.mp4?exp=${exp}&sig=${sig}x`,
+      `%E0%A4%A?exp=${exp}&sig=${sig}`,
+      // A genuine signature moved onto an old expiry is still a forgery, not an expiry.
+      `job1/out.mp4?exp=1&sig=${sig}`,
     ];
-    for (const p of attempts) {
-      const res = await raw(server.port, p);
-      expect(res.status, p).toBe(403);
-      expect(res.body.toString()).toBe('forbidden\n');
-      expect(res.headers['content-disposition']).toBeUndefined();
+    for (const p of forged) {
+      const file = await raw(server.port, `/raw/${p}`);
+      expect(file.status, p).toBe(403);
+      expect(file.body.toString()).toBe('forbidden\n');
+      expect(file.headers['content-disposition']).toBeUndefined();
+      const poster = await raw(server.port, `/poster/${p}`);
+      expect(poster.status, p).toBe(403);
+      const page = await raw(server.port, `/files/${p}`);
+      expect(page.status, p).toBe(403);
+      expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
+      expect(page.body.toString()).toContain('This link is not valid');
     }
-    const expired = await fetch(link('job1/out.mp4', 60, Date.now() - 3600_000));
-    expect(expired.status).toBe(403);
-    expect(await expired.text()).toBe('forbidden\n');
     const otherSecret = await fetch(makeLink(server.url, 'job1/out.mp4', 3600, SECRET + 'x'));
     expect(otherSecret.status).toBe(403);
     await otherSecret.arrayBuffer();
+
+    // Genuine but past its expiry: 410, with a page that says how to get the video again.
+    const expiredPage = await fetch(link('job1/out.mp4', 60, Date.now() - 3600_000));
+    expect(expiredPage.status).toBe(410);
+    const html = await expiredPage.text();
+    expect(html).toContain('This link has expired');
+    expect(html).toContain('/enhance');
+    expect(html).not.toContain('<video');
+    const expiredFile = await fetch(fileLink('job1/out.mp4', 60, Date.now() - 3600_000));
+    expect(expiredFile.status).toBe(410);
+    expect(await expiredFile.text()).toBe('expired\n');
+    const zh = await fetch(link('job1/out.mp4', 60, Date.now() - 3600_000), { headers: { 'Accept-Language': 'zh-CN,zh;q=0.9,en;q=0.8' } });
+    expect(zh.status).toBe(410);
+    expect(await zh.text()).toContain('此链接已过期');
+
+    // Genuine and current, but nothing there.
+    for (const rel of ['job1/missing.mp4', 'job1', 'job1/sub', 'nope/out.mp4', 'job1/out.mp4/x']) {
+      const f = await fetch(fileLink(rel));
+      expect(f.status, rel).toBe(404);
+      expect(await f.text()).toBe('not found\n');
+      const pg = await fetch(link(rel));
+      expect(pg.status, rel).toBe(404);
+      expect(await pg.text()).toContain('Video not found');
+    }
   });
 
-  it('answers 404 for a missing file or a directory, even with a valid signature', async () => {
-    for (const rel of ['job1/missing.mp4', 'job1', 'job1/sub', 'nope/out.mp4', 'job1/out.mp4/x']) {
-      const res = await fetch(link(rel));
-      expect(res.status, rel).toBe(404);
-      expect(await res.text()).toBe('not found\n');
+  it('expires a link by the server clock: ok before, 410 from the second it expires', async () => {
+    let clock = Date.now();
+    const clocked = await startWebServer({ config: baseConfig(path.join(dir, 'data')), outputsDir: outputs, secret: SECRET, log, now: () => clock });
+    try {
+      const url = makeLink(clocked.url, 'job1/out.mp4', 30, SECRET, clock);
+      const before = await fetch(url.replace('/files/', '/raw/'));
+      expect(before.status).toBe(200);
+      await before.arrayBuffer();
+      clock += 31_000;
+      const after = await fetch(url);
+      expect(after.status).toBe(410);
+      expect(await after.text()).toContain('This link has expired');
+    } finally {
+      await clocked.close();
     }
   });
 
@@ -237,11 +303,13 @@ describe('web server: files', () => {
     ];
     for (const [encoded, decoded] of cases) {
       for (const query of [signedQuery(decoded), `exp=${Math.floor(Date.now() / 1000) + 3600}&sig=${'A'.repeat(43)}`]) {
-        const res = await raw(server.port, `/files/${encoded}?${query}`);
-        expect(res.status, `${encoded} ${query.slice(0, 20)}`).not.toBe(200);
-        expect([403, 404], encoded).toContain(res.status);
-        expect(res.body.includes(OUTSIDE_BYTES), encoded).toBe(false);
-        expect(res.body.includes(video.subarray(0, 32)), encoded).toBe(false);
+        for (const route of ['/files/', '/raw/', '/poster/']) {
+          const res = await raw(server.port, `${route}${encoded}?${query}`);
+          expect(res.status, `${route}${encoded} ${query.slice(0, 20)}`).not.toBe(200);
+          expect([403, 404], encoded).toContain(res.status);
+          expect(res.body.includes(OUTSIDE_BYTES), encoded).toBe(false);
+          expect(res.body.includes(video.subarray(0, 32)), encoded).toBe(false);
+        }
       }
     }
     // The escape symlinks exist and would have leaked: the check is what stops them.
@@ -250,14 +318,15 @@ describe('web server: files', () => {
   });
 
   it('only takes GET and HEAD', async () => {
-    const u = new URL(link('job1/out.mp4'));
-    const res = await raw(server.port, u.pathname + u.search, { method: 'POST' });
-    expect(res.status).toBe(405);
-    expect(res.headers.allow).toBe('GET, HEAD');
+    for (const u of [new URL(link('job1/out.mp4')), new URL(fileLink('job1/out.mp4'))]) {
+      const res = await raw(server.port, u.pathname + u.search, { method: 'POST' });
+      expect(res.status).toBe(405);
+      expect(res.headers.allow).toBe('GET, HEAD');
+    }
   });
 
   it('gives a safe Content-Disposition for quotes and unicode', async () => {
-    const res = await fetch(link(uniName));
+    const res = await fetch(`${fileLink(uniName)}&download=1`);
     expect(res.status).toBe(200);
     expect(Buffer.from(await res.arrayBuffer()).equals(video.subarray(0, 10))).toBe(true);
     const cd = res.headers.get('content-disposition')!;
@@ -270,6 +339,107 @@ describe('web server: files', () => {
       const res = await raw(server.port, p, { headers: { Authorization: 'Bearer anything' } });
       expect(res.status, p).toBe(404);
     }
+  });
+});
+
+describe('web server: the watch page', () => {
+  let server: WebServer;
+  const rel = 'job2.enhanced.mp4';
+  let clipBytes: Buffer;
+  beforeAll(async () => {
+    clipBytes = await fs.readFile(clips.girl);
+    const abs = path.join(outputs, rel);
+    await fs.writeFile(abs, clipBytes);
+    await writeWatchMeta(abs, {
+      inputName: 'Ballet <1>.mov',
+      background: 'studio',
+      result: {
+        output: rel,
+        bytes: clipBytes.length,
+        durationS: 2,
+        width: 512,
+        height: 512,
+        hasAudio: false,
+        stats: {
+          stages: [{ name: 'upscale', seconds: 12.5, fps: 0.6, frames: 8, engine: 'onnx', device: 'cpu' }],
+          totalS: 14.25,
+          realtimeFactor: 0.14,
+          peakTempBytes: 0,
+          queueWaitS: 3,
+          retries: [],
+        },
+      },
+    });
+    const config = baseConfig(path.join(dir, 'data'));
+    config.web.publicBaseUrl = 'https://dl.example.org/';
+    server = await startWebServer({ config, outputsDir: outputs, secret: SECRET, log });
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+
+  const attr = (html: string, re: RegExp) => re.exec(html)?.[1]?.replace(/&amp;/g, '&');
+
+  it('plays the file from a page with its facts, stats, a download button and the card tags', async () => {
+    const pageUrl = makeLink(server.url, rel, 3600, SECRET);
+    const res = await fetch(pageUrl);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await res.text();
+    // Nothing from another host: every src/href is relative.
+    expect(html).not.toMatch(/(src|href)="(https?:)?\/\//);
+    expect(html).toContain('Ballet &lt;1&gt;.enhanced.mp4');
+    expect(html).toContain('512×512');
+    expect(html).toMatch(/upscale<\/td><td>12\.5 s/);
+    expect(html).toContain('0.14x realtime');
+    expect(html).toContain('playsinline');
+
+    const src = new URL(attr(html, /<source src="([^"]+)" type="video\/mp4">/)!, pageUrl);
+    expect(src.pathname).toBe(`/raw/${rel}`);
+    const ranged = await fetch(src, { headers: { Range: 'bytes=0-1023' } });
+    expect(ranged.status).toBe(206);
+    expect(Buffer.from(await ranged.arrayBuffer()).equals(clipBytes.subarray(0, 1024))).toBe(true);
+
+    const download = new URL(attr(html, /id="download" href="([^"]+)"/)!, pageUrl);
+    const dl = await fetch(download);
+    expect(dl.headers.get('content-disposition')).toBe(`attachment; filename="Ballet <1>.enhanced.mp4"; filename*=UTF-8''Ballet%20%3C1%3E.enhanced.mp4`);
+    expect(Buffer.from(await dl.arrayBuffer()).equals(clipBytes)).toBe(true);
+
+    const poster = new URL(attr(html, /poster="([^"]+)"/)!, pageUrl);
+    const img = await fetch(poster);
+    expect(img.status).toBe(200);
+    expect(img.headers.get('content-type')).toBe('image/jpeg');
+    const jpeg = Buffer.from(await img.arrayBuffer());
+    expect(jpeg.subarray(0, 2).toString('hex')).toBe('ffd8');
+
+    // The card: absolute URLs on PUBLIC_BASE_URL, which crawlers fetch.
+    const sig = new URL(pageUrl).search;
+    expect(attr(html, /property="og:video" content="([^"]+)"/)).toBe(`https://dl.example.org/raw/${rel}${sig}`);
+    expect(attr(html, /property="og:video:secure_url" content="([^"]+)"/)).toBe(`https://dl.example.org/raw/${rel}${sig}`);
+    expect(attr(html, /property="og:video:type" content="([^"]+)"/)).toBe('video/mp4');
+    expect(attr(html, /property="og:video:width" content="([^"]+)"/)).toBe('512');
+    expect(attr(html, /property="og:image" content="([^"]+)"/)).toBe(`https://dl.example.org/poster/${rel}${sig}`);
+    expect(attr(html, /property="og:title" content="([^"]+)"/)).toBe('Ballet &lt;1&gt;.enhanced.mp4');
+    expect(html).toContain('name="twitter:card"');
+  });
+
+  it('describes a video without kept facts (a recomposed result) from ffprobe', async () => {
+    await fs.copyFile(clips.girl, path.join(outputs, 'bare.mp4'));
+    const html = await (await fetch(makeLink(server.url, 'bare.mp4', 3600, SECRET))).text();
+    expect(html).toContain('<h1>bare.mp4</h1>');
+    expect(html).toContain('512×512');
+    expect(html).toContain('<dt>Duration</dt><dd>2 s</dd>');
+    expect(html).not.toContain('<details');
+  });
+
+  it('speaks Chinese when the browser prefers it', async () => {
+    const res = await fetch(makeLink(server.url, rel, 3600, SECRET), { headers: { 'Accept-Language': 'zh-TW,zh;q=0.9,en-US;q=0.8' } });
+    const html = await res.text();
+    expect(html).toContain('<html lang="zh-CN">');
+    expect(html).toContain('下载原始文件');
+    const en = await (await fetch(makeLink(server.url, rel, 3600, SECRET), { headers: { 'Accept-Language': 'fr-FR, en;q=0.5, zh;q=0.4' } })).text();
+    expect(en).toContain('Download the original');
   });
 });
 
@@ -343,6 +513,32 @@ describe('web server: admin view', () => {
     const res = await raw(tokenOnly.port, '/admin/queues', { headers: { Authorization: basic('', TOKEN) } });
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toBe('Bearer realm="dancelift"');
+  });
+
+  it('is read-only by default: pause and clean are refused and change nothing; web.readOnlyAdmin: false allows them', async () => {
+    const auth = { Authorization: `Bearer ${TOKEN}` };
+    const api = (server: WebServer, p: string) => fetch(`${server.url}/admin/queues/api/queues/${ENHANCE_QUEUE}/${p}`, { method: 'PUT', headers: auth });
+    const pause = await api(tokenOnly, 'pause');
+    expect(pause.status).toBe(405);
+    await pause.arrayBuffer();
+    const clean = await api(tokenOnly, 'clean/waiting');
+    expect(clean.status).toBe(405);
+    await clean.arrayBuffer();
+    expect(await queue.isPaused()).toBe(false);
+    expect(await queue.getWaitingCount()).toBe(1);
+
+    const config = baseConfig(path.join(dir, 'data'), { token: TOKEN });
+    config.web.readOnlyAdmin = false;
+    const writable = await startWebServer({ config, outputsDir: outputs, secret: SECRET, queues: [queue], log });
+    try {
+      const ok = await api(writable, 'pause');
+      expect(ok.status).toBe(200);
+      await ok.arrayBuffer();
+      expect(await queue.isPaused()).toBe(true);
+      await queue.resume();
+    } finally {
+      await writable.close();
+    }
   });
 
   it('sends nothing outside /admin/queues to Bull Board', async () => {

@@ -54,6 +54,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_ADMIN_TOKEN: { path: ['web', 'admin', 'token'] },
   DANCELIFT_ADMIN_USER: { path: ['web', 'admin', 'user'] },
   DANCELIFT_ADMIN_PASSWORD: { path: ['web', 'admin', 'password'] },
+  DANCELIFT_ADMIN_READ_ONLY: { path: ['web', 'readOnlyAdmin'], parse: (v) => !/^(0|false|no|off)$/i.test(v.trim()) },
   TELEGRAM_BOT_TOKEN: { path: ['telegram', 'token'] },
   // grammY wants the root without a trailing slash.
   TELEGRAM_API_ROOT: { path: ['telegram', 'apiRoot'], parse: (v) => v.replace(/\/+$/, '') },

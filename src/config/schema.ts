@@ -88,8 +88,24 @@ export const configSchema = z
         linkTtlHours: z.number().positive(),
         linkSecret: z.string(),
         admin: z.object({ token: z.string(), user: z.string(), password: z.string() }).strict(),
+        /** Bull Board shows the queues but refuses to change them (retry, clean, pause...). */
+        readOnlyAdmin: z.boolean().default(true),
       })
       .strict(),
+    // Defaulted so that config files written before fitted deliveries existed still load.
+    delivery: z
+      .object({
+        /** Over a chat's upload limit: send a copy re-encoded to fit (plus the link), when watchable. */
+        fit: z.boolean(),
+        /** The short side a fitted copy may go down to (a smaller source keeps its own). */
+        minShortSide: z.number().int().min(144).max(2160),
+        /** Below this many bits per pixel at the floor, only the link is sent. */
+        minBitsPerPixel: z.number().positive().max(1),
+        /** x264 preset of the fitted copy. */
+        preset: z.string().min(1),
+      })
+      .strict()
+      .default({ fit: true, minShortSide: 540, minBitsPerPixel: 0.04, preset: 'fast' }),
     telegram: z
       .object({
         token: z.string(),

@@ -11,6 +11,7 @@ import { summarizeProgress } from './progress.js';
 import { afterOutOfMemory } from './retry.js';
 import type { Queues } from './queues.js';
 import { deliverOutcome } from './deliver.js';
+import { writeWatchMeta } from '../web/watch-meta.js';
 
 /** What the worker needs from the rest of the service (wired in src/service/). */
 export interface WorkerDeps {
@@ -104,6 +105,8 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         hasAudio: r.hasAudio,
         stats: { ...r.stats, queueWaitS, retries: data.notes },
       };
+      // Beside the video, for its watch page (src/web/watch-meta.ts).
+      await writeWatchMeta(output.abs, { inputName: data.input.name, background: data.background, result });
       const link = deps.linkFor(output.rel);
       await job.updateProgress({ stage: 'done', percent: 100, fps: 0, etaS: 0 });
       await deliverOutcome(deps.queues, jobId, data, { ok: true, result, link });

@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.js';
 import { openService, type Service } from './context.js';
 import { startEnhanceWorker, type EnhanceWorker } from '../queue/worker.js';
 import { startWebServer, type WebServer } from '../web/server.js';
+import { publicUrlWarning } from '../web/links.js';
 
 export interface Running {
   service: Service;
@@ -18,6 +19,8 @@ const SWEEP_EVERY_MS = 10 * 60 * 1000;
 export async function startRoles(config: Config, log: Logger): Promise<Running> {
   const service = await openService(config, { startEmbedded: true, log });
   log.info({ roles: config.roles, redis: service.redisHandle.source }, 'starting');
+  const urlWarning = publicUrlWarning(config);
+  if (urlWarning) log.warn(urlWarning);
   let web: WebServer | undefined;
   let worker: EnhanceWorker | undefined;
   let sweeper: { stop(): void } | undefined;

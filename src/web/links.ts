@@ -2,7 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 
 /**
- * Signed, expiring download links: `<base>/files/<relPath>?exp=<unix s>&sig=<HMAC-SHA256>`.
+ * Signed, expiring links: `<base>/files/<relPath>?exp=<unix s>&sig=<HMAC-SHA256>` opens the watch
+ * page; the same `exp` and `sig` open the file itself under `/raw/` and its poster under `/poster/`.
  * The signature covers the decoded path relative to the outputs dir and the expiry, so neither can
  * be changed without the secret. Pure functions: no I/O, the clock is a parameter.
  */
@@ -28,6 +29,20 @@ export function signPath(relPath: string, expiresAt: number, secret: string): st
 /** Each `/`-separated segment percent-encoded; the separators kept. */
 export function encodeRelPath(relPath: string): string {
   return relPath.split('/').map(encodeURIComponent).join('/');
+}
+
+/** The routes one signature opens: the watch page (what users get), the file, its poster frame. */
+export const ROUTES = { page: '/files/', raw: '/raw/', poster: '/poster/' } as const;
+export type Route = keyof typeof ROUTES;
+
+/**
+ * The URL of `route` for `relPath` with an already-signed query, relative to the watch page's own
+ * URL (`../` once per path segment, then the route): it works whatever host name or proxy prefix
+ * the viewer reached the page through.
+ */
+export function relativeFromPage(relPath: string, route: Route, query: string): string {
+  const up = '../'.repeat(relPath.split('/').length);
+  return `${up}${ROUTES[route].slice(1)}${encodeRelPath(relPath)}?${query}`;
 }
 
 /** A link to `relPath` (relative to the outputs dir) valid for `ttlS` seconds from `now` (ms). */
@@ -60,4 +75,28 @@ export function publicBaseUrl(config: Config): string {
   const configured = config.web.publicBaseUrl.trim();
   if (configured) return configured.replace(/\/+$/, '');
   return `http://localhost:${config.web.port}`;
+}
+
+/** Host names that only reach this machine. */
+function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || /^127\./.test(h) || h === '::1' || h === '0.0.0.0' || h === '::';
+}
+
+/**
+ * The start-up warning for links a chat user cannot open: a bot is on, and the links it sends
+ * point at this machine's loopback address. undefined when all is well.
+ */
+export function publicUrlWarning(config: Config): string | undefined {
+  const botOn = config.roles.includes('bots') && Boolean(config.telegram.token || config.discord.token);
+  if (!botOn) return undefined;
+  const base = publicBaseUrl(config);
+  let host: string;
+  try {
+    host = new URL(base).hostname;
+  } catch {
+    return `PUBLIC_BASE_URL (${base}) is not a URL: the download links the bots send will not open. Set it to the address users reach this server at, e.g. https://dance.example.com`;
+  }
+  if (!isLoopbackHost(host)) return undefined;
+  return `PUBLIC_BASE_URL is ${config.web.publicBaseUrl.trim() ? base : `unset (links use ${base})`}: the links the bots send will only open on this machine. Set PUBLIC_BASE_URL (web.publicBaseUrl) to the address users reach this server at, e.g. https://dance.example.com or http://192.168.1.20:${config.web.port}`;
 }

@@ -1,23 +1,27 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { constants as fsConstants, promises as fs } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { pipeline } from 'node:stream';
 import type { Queue } from 'bullmq';
+import send from 'send';
 import type { Config } from '../config/schema.js';
 import { logger as rootLogger, type Logger } from '../log.js';
-import { verifyLink } from './links.js';
+import { publicBaseUrl, relativeFromPage, ROUTES, verifyLink, encodeRelPath, type Route } from './links.js';
+import { PAGE_CSP, pickLocale, renderProblemPage, renderWatchPage, type LinkProblem } from './watch-page.js';
+import { posterFor, videoFacts } from './watch-meta.js';
 
 /**
- * The web role: signed download links for finished videos (`/files/...`), a health check
- * (`/healthz`) and, behind a token or basic auth, Bull Board over the queues (`/admin/queues`).
- * Files are served by plain node:http; express is loaded only for Bull Board, and only when the
- * admin view is configured.
+ * The web role. One signed link (see links.ts) opens three things: the watch page (`/files/...`,
+ * what users get), the file itself (`/raw/...`, inline, or as a download with `?download=1`) and
+ * its poster frame (`/poster/...`). A link that does not work says why: 403 forged or tampered,
+ * 410 expired (a page on how to get a new one), 404 no such file. Plus a health check (`/healthz`)
+ * and, behind a token or basic auth, Bull Board over the queues (`/admin/queues`, read-only unless
+ * web.readOnlyAdmin is false). Files are streamed by `send` (Range, ETag, If-None-Match, If-Range,
+ * 304/412/416); express is loaded only for Bull Board, and only when the admin view is configured.
  */
 
 export const ADMIN_BASE_PATH = '/admin/queues';
-const FILES_PREFIX = '/files/';
 const REALM = 'dancelift';
 
 export interface WebServerOptions {
@@ -44,56 +48,17 @@ export interface WebServer {
 
 // --- pure helpers ----------------------------------------------------------------------------
 
-const CONTENT_TYPES: Record<string, string> = {
-  '.mp4': 'video/mp4',
-  '.m4v': 'video/mp4',
-  '.mkv': 'video/x-matroska',
-  '.webm': 'video/webm',
-  '.mov': 'video/quicktime',
-};
-
-export function contentTypeFor(name: string): string {
-  return CONTENT_TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream';
-}
-
 /**
- * `attachment` with a quoted ASCII fallback name and the exact UTF-8 name (RFC 6266 / 8187).
- * Quotes, backslashes and control characters (bidi overrides included) are dropped from both.
+ * `attachment` (or `inline`) with a quoted ASCII fallback name and the exact UTF-8 name (RFC 6266
+ * / 8187). Quotes, backslashes and control characters (bidi overrides included) are dropped from both.
  */
-export function contentDisposition(name: string): string {
+export function contentDisposition(name: string, type: 'attachment' | 'inline' = 'attachment'): string {
   // eslint-disable-next-line no-control-regex
   const clean = name.replace(/[\u0000-\u001f\u007f-\u009f"\\\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, '').trim();
   let ascii = clean.replace(/[^\x20-\x7e]/g, '_').replace(/%/g, '_');
   if (!ascii.replace(/[_.\s]/g, '')) ascii = 'download' + (path.extname(ascii) || '');
   const encoded = encodeURIComponent(clean || ascii).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
-
-export type RangeResult = { kind: 'none' } | { kind: 'unsatisfiable' } | { kind: 'range'; start: number; end: number };
-
-/**
- * One `bytes=` range against a file of `size` bytes: `a-b`, `a-` or `-n`. Several ranges, or a
- * header that is not a byte range at all, are ignored (the whole file is served).
- */
-export function parseRange(header: string | undefined, size: number): RangeResult {
-  if (!header) return { kind: 'none' };
-  const m = /^\s*bytes\s*=\s*(.*)$/i.exec(header);
-  if (!m) return { kind: 'none' };
-  const spec = m[1].trim();
-  if (spec.includes(',')) return { kind: 'none' };
-  const r = /^(\d*)\s*-\s*(\d*)$/.exec(spec);
-  if (!r || (!r[1] && !r[2])) return { kind: 'none' };
-  if (!r[1]) {
-    const n = Number(r[2]);
-    if (n === 0 || size === 0) return { kind: 'unsatisfiable' };
-    return { kind: 'range', start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(r[1]);
-  if (start >= size) return { kind: 'unsatisfiable' };
-  if (!r[2]) return { kind: 'range', start, end: size - 1 };
-  const last = Number(r[2]);
-  if (last < start) return { kind: 'unsatisfiable' };
-  return { kind: 'range', start, end: Math.min(last, size - 1) };
+  return `${type}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 /**
@@ -165,7 +130,8 @@ function plain(res: ServerResponse, status: number, body: string, headers: Recor
   res.end(head ? undefined : body);
 }
 
-async function buildAdminApp(queues: Queue[]): Promise<Handler> {
+/** Bull Board; `readOnly` hides and refuses (405) retry, clean, promote, pause and the like. */
+async function buildAdminApp(queues: Queue[], readOnly: boolean): Promise<Handler> {
   const [{ default: express }, { createBullBoard }, { BullMQAdapter }, { ExpressAdapter }] = await Promise.all([
     import('express'),
     import('@bull-board/api'),
@@ -175,7 +141,7 @@ async function buildAdminApp(queues: Queue[]): Promise<Handler> {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(ADMIN_BASE_PATH);
   createBullBoard({
-    queues: queues.map((q) => new BullMQAdapter(q)),
+    queues: queues.map((q) => new BullMQAdapter(q, { readOnlyMode: readOnly })),
     // @bull-board/express may carry its own copy of @bull-board/api (a patch version apart): the
     // interface is the same, only TypeScript's nominal check on private fields differs.
     serverAdapter: serverAdapter as unknown as Parameters<typeof createBullBoard>[0]['serverAdapter'],
@@ -193,100 +159,168 @@ function displayHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** Media types of what the links point at; `send` would guess the same, but the page needs it too. */
+const CONTENT_TYPES: Record<string, string> = {
+  '.mp4': 'video/mp4',
+  '.m4v': 'video/mp4',
+  '.mkv': 'video/x-matroska',
+  '.webm': 'video/webm',
+  '.mov': 'video/quicktime',
+  '.jpg': 'image/jpeg',
+};
+
+export function contentTypeFor(name: string): string {
+  return CONTENT_TYPES[path.extname(name).toLowerCase()] ?? 'application/octet-stream';
+}
+
+/** What a signed request leads to: a file inside the outputs dir, or why not. */
+type Resolved =
+  | { ok: true; rel: string; real: string; root: string; exp: number; query: string }
+  | { ok: false; status: 403 | 404 | 410; problem: LinkProblem; expiredAtMs?: number };
+
+const HTTP_PROBLEM = { 403: 'forbidden', 404: 'not-found', 410: 'expired' } as const;
+
 export async function startWebServer(opts: WebServerOptions): Promise<WebServer> {
   const { config, outputsDir, secret } = opts;
   if (!secret) throw new Error('startWebServer: the link secret is empty');
   const log = (opts.log ?? rootLogger).child({ component: 'web' });
   const now = opts.now ?? Date.now;
   const auth = adminAuth(config.web.admin);
-  const adminApp = auth ? await buildAdminApp(opts.queues ?? []) : null;
+  const adminApp = auth ? await buildAdminApp(opts.queues ?? [], config.web.readOnlyAdmin) : null;
+  const problemParams = { hours: config.web.linkTtlHours, keepHours: config.storage.keepOutputsHours };
 
-  async function serveFile(req: IncomingMessage, res: ServerResponse, encodedPath: string, query: string): Promise<void> {
-    const head = req.method === 'HEAD';
-    let rel: string | undefined;
-    res.on('close', () => {
-      // The path only: the query carries the signature.
-      log.debug({ method: req.method, path: rel ?? encodedPath, range: req.headers.range, status: res.statusCode }, 'file request');
-    });
-    if (req.method !== 'GET' && !head) {
-      plain(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
-      return;
-    }
+  /**
+   * Checks the signature (forged → 403; genuine but past its expiry → 410), then finds the file
+   * without leaving the outputs dir, symlinks included (→ 404).
+   */
+  async function resolveSigned(encodedPath: string, query: string): Promise<Resolved> {
+    let rel: string;
     try {
       rel = decodeURIComponent(encodedPath);
     } catch {
-      plain(res, 403, 'forbidden\n', {}, head);
-      return;
+      return { ok: false, status: 403, problem: 'forbidden' };
     }
     const params = new URLSearchParams(query);
-    const check = verifyLink(rel, params.get('exp') ?? undefined, params.get('sig') ?? undefined, secret, now());
-    if (check !== 'ok') {
-      plain(res, 403, 'forbidden\n', {}, head);
-      return;
-    }
-    const notFound = () => plain(res, 404, 'not found\n', {}, head);
-    if (!isSafeRelPath(rel)) return notFound();
-
+    const exp = params.get('exp') ?? undefined;
+    const sig = params.get('sig') ?? undefined;
+    const check = verifyLink(rel, exp, sig, secret, now());
+    if (check === 'bad') return { ok: false, status: 403, problem: 'forbidden' };
+    if (check === 'expired') return { ok: false, status: 410, problem: 'expired', expiredAtMs: Number(exp) * 1000 };
+    const notFound = { ok: false, status: 404, problem: 'not-found' } as const;
+    if (!isSafeRelPath(rel)) return notFound;
     let root: string;
     let real: string;
     try {
       root = await fs.realpath(outputsDir);
       real = await fs.realpath(path.join(root, rel));
+      if (!real.startsWith(root + path.sep) || !(await fs.stat(real)).isFile()) return notFound;
     } catch {
-      return notFound();
+      return notFound;
     }
-    if (!real.startsWith(root + path.sep)) return notFound();
+    // Only the signed part travels on: other parameters (download=1) are not passed to the page's URLs.
+    return { ok: true, rel, real, root, exp: Number(exp), query: `exp=${exp}&sig=${sig}` };
+  }
 
-    let file: fs.FileHandle;
-    try {
-      file = await fs.open(real, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
-    } catch {
-      return notFound();
+  function problem(req: IncomingMessage, res: ServerResponse, r: Extract<Resolved, { ok: false }>, html: boolean): void {
+    const head = req.method === 'HEAD';
+    if (!html) {
+      plain(res, r.status, `${HTTP_PROBLEM[r.status].replace('-', ' ')}\n`, {}, head);
+      return;
     }
-    let handedOff = false;
-    try {
-      const st = await file.stat();
-      if (!st.isFile()) return notFound();
-      const size = st.size;
-      const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-      const lastModified = st.mtime.toUTCString();
-      const headers: Record<string, string> = {
-        'Content-Type': contentTypeFor(real),
-        'Accept-Ranges': 'bytes',
-        'Content-Disposition': contentDisposition(path.posix.basename(rel)),
+    const body = renderProblemPage(r.problem, pickLocale(req.headers['accept-language']), { ...problemParams, expiredAtMs: r.expiredAtMs });
+    page(res, r.status, body, head);
+  }
+
+  function page(res: ServerResponse, status: number, body: string, head: boolean): void {
+    res.writeHead(status, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': String(Buffer.byteLength(body)),
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': PAGE_CSP,
+      'Referrer-Policy': 'no-referrer',
+      Vary: 'Accept-Language',
+    });
+    res.end(head ? undefined : body);
+  }
+
+  /**
+   * Streams `abs` (inside `root`) with `send`: it answers Range, If-Range, If-None-Match and
+   * If-Modified-Since itself (206/304/412/416). `abs` is already a real path checked to lie
+   * inside root; send's own `..` check stays on as a second guard.
+   */
+  function sendFile(req: IncomingMessage, res: ServerResponse, root: string, abs: string, headers: Record<string, string>): void {
+    const stream = send(req, `/${encodeRelPath(path.relative(root, abs).split(path.sep).join('/'))}`, {
+      root,
+      dotfiles: 'allow',
+      index: false,
+      cacheControl: false,
+      etag: true,
+      lastModified: true,
+      acceptRanges: true,
+    });
+    stream.on('headers', (r: ServerResponse) => {
+      for (const [k, v] of Object.entries(headers)) r.setHeader(k, v);
+    });
+    stream.on('error', (err: Error & { status?: number; headers?: Record<string, string> }) => {
+      const status = err.status ?? 500;
+      if (status >= 500) log.warn({ err: err.message }, 'file stream failed');
+      plain(res, status, status === 404 ? 'not found\n' : `${http.STATUS_CODES[status]?.toLowerCase() ?? 'error'}\n`, err.headers ?? {}, req.method === 'HEAD');
+    });
+    stream.pipe(res);
+  }
+
+  async function serveSigned(req: IncomingMessage, res: ServerResponse, route: Route, encodedPath: string, query: string): Promise<void> {
+    const head = req.method === 'HEAD';
+    let rel: string | undefined;
+    res.on('close', () => {
+      // The path only: the query carries the signature.
+      log.debug({ method: req.method, route, path: rel ?? encodedPath, range: req.headers.range, status: res.statusCode }, 'file request');
+    });
+    if (req.method !== 'GET' && !head) {
+      plain(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    const r = await resolveSigned(encodedPath, query);
+    if (!r.ok) {
+      problem(req, res, r, route === 'page');
+      return;
+    }
+    rel = r.rel;
+    const type = contentTypeFor(r.real);
+    if (route === 'raw') {
+      const download = new URLSearchParams(query).get('download') === '1';
+      const facts = download ? await videoFacts(r.real) : undefined;
+      sendFile(req, res, r.root, r.real, {
+        'Content-Type': type,
+        'Content-Disposition': contentDisposition(facts?.downloadName ?? path.posix.basename(rel), download ? 'attachment' : 'inline'),
         'Cache-Control': 'private',
         'Referrer-Policy': 'no-referrer',
-        ETag: etag,
-        'Last-Modified': lastModified,
-      };
-      const ifRange = req.headers['if-range'];
-      const rangeAllowed = ifRange === undefined || ifRange === etag || ifRange === lastModified;
-      const range = rangeAllowed ? parseRange(req.headers.range, size) : ({ kind: 'none' } as const);
-      if (range.kind === 'unsatisfiable') {
-        plain(res, 416, 'range not satisfiable\n', { 'Content-Range': `bytes */${size}`, 'Accept-Ranges': 'bytes' }, head);
-        return;
-      }
-      let start = 0;
-      let end = size - 1;
-      if (range.kind === 'range') {
-        ({ start, end } = range);
-        headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
-      }
-      const length = size === 0 ? 0 : end - start + 1;
-      headers['Content-Length'] = String(length);
-      res.writeHead(range.kind === 'range' ? 206 : 200, headers);
-      if (head || length === 0) {
-        res.end();
-        return;
-      }
-      const stream = file.createReadStream({ start, end, autoClose: true });
-      handedOff = true;
-      pipeline(stream, res, (err) => {
-        if (err && err.code !== 'ERR_STREAM_PREMATURE_CLOSE') log.warn({ err: err.message, path: rel }, 'file stream failed');
       });
-    } finally {
-      if (!handedOff) await file.close().catch(() => {});
+      return;
     }
+    const facts = await videoFacts(r.real);
+    if (route === 'poster') {
+      const poster = await posterFor(r.real, facts.durationS);
+      if (!poster) return problem(req, res, { ok: false, status: 404, problem: 'not-found' }, false);
+      sendFile(req, res, r.root, poster, { 'Content-Type': 'image/jpeg', 'Cache-Control': 'private, max-age=3600' });
+      return;
+    }
+    const base = publicBaseUrl(config);
+    const abs = (route: Route) => `${base}${ROUTES[route]}${encodeRelPath(r.rel)}?${r.query}`;
+    const html = renderWatchPage({
+      locale: pickLocale(req.headers['accept-language']),
+      facts,
+      expiresAtMs: r.exp * 1000,
+      type,
+      urls: {
+        video: relativeFromPage(r.rel, 'raw', r.query),
+        download: relativeFromPage(r.rel, 'raw', `${r.query}&download=1`),
+        poster: relativeFromPage(r.rel, 'poster', r.query),
+        absVideo: abs('raw'),
+        absPoster: abs('poster'),
+      },
+    });
+    page(res, 200, html, head);
   }
 
   function serveAdmin(req: IncomingMessage, res: ServerResponse): void {
@@ -311,12 +345,13 @@ export async function startWebServer(opts: WebServerOptions): Promise<WebServer>
       log.error({ err: err instanceof Error ? err.message : String(err), path: pathname }, 'web request failed');
       plain(res, 500, 'internal error\n');
     };
+    const signedRoute = (Object.keys(ROUTES) as Route[]).find((r) => pathname.startsWith(ROUTES[r]));
     try {
       if (pathname === '/healthz') {
         if (req.method === 'GET' || req.method === 'HEAD') plain(res, 200, 'ok', {}, req.method === 'HEAD');
         else plain(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
-      } else if (pathname.startsWith(FILES_PREFIX)) {
-        serveFile(req, res, pathname.slice(FILES_PREFIX.length), query).catch(fail);
+      } else if (signedRoute) {
+        serveSigned(req, res, signedRoute, pathname.slice(ROUTES[signedRoute].length), query).catch(fail);
       } else if (pathname === ADMIN_BASE_PATH || pathname.startsWith(`${ADMIN_BASE_PATH}/`)) {
         serveAdmin(req, res);
       } else {
