@@ -100,7 +100,7 @@ export async function ensureRvmModel(config: Config, variant: RvmVariant, opts: 
     new PipelineError(
       'MODEL_MISSING',
       `RVM ${variant} model ${file} is not here (${why}). Fix: ${rvmManualFix(config, variant, root)}`,
-      { model: file, sha256, fix: rvmManualFix(config, variant, root) },
+      { model: file, sha256, reason: why, fix: rvmManualFix(config, variant, root) },
       { cause },
     );
   if (config.matte.rvm.model) throw missing(`matte.rvm.model / DANCELIFT_RVM_MODEL points at ${before.tried[0]?.path}, which does not exist`);
