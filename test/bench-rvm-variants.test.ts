@@ -21,6 +21,11 @@ describe('bench: the two RVM networks side by side', () => {
     expect(note).toContain('costs 5.00x the matting time');
   });
 
+  it('does not compare a stand-in: a file under the resnet50 name that is really MobileNetV3', () => {
+    const note = rvmVariantsNote([stage('matte', 3, 'rvm mobilenetv3 (onnxruntime-node)'), stage('matte-resnet50', 3, 'rvm mobilenetv3 (onnxruntime-node)')]);
+    expect(note).toBe('- **RVM resnet50:** not compared: the file found under its name is a mobilenetv3 network (rvm mobilenetv3 (onnxruntime-node)).');
+  });
+
   it('says it was not measured, and how to measure it, when only one file is here (old benches included)', () => {
     const note = rvmVariantsNote([stage('matte', 3, 'rvm (onnxruntime-node)')]);
     expect(note).toMatch(/^- \*\*RVM resnet50:\*\* not measured \(rvm_resnet50_fp32\.onnx is not on this machine; `dancelift provision --matting-model resnet50`/);

@@ -38,9 +38,15 @@ const RVM_FP32_BYTES = { mobilenetv3: 14_975_696, resnet50: 107_479_165 };
 export function rvmVariantsNote(alone: { name: string; seconds: number; frames: number; engine: string }[]): string {
   const base = alone.find((x) => x.name === 'matte');
   const beside = alone.find((x) => x.name.startsWith('matte-'));
-  const baseVariant = /^rvm (mobilenetv3|resnet50)\b/.exec(base?.engine ?? '')?.[1] ?? 'mobilenetv3';
+  const variantOf = (engine: string) => /^rvm (mobilenetv3|resnet50)\b/.exec(engine)?.[1];
+  const baseVariant = variantOf(base?.engine ?? '') ?? 'mobilenetv3';
   if (base && beside) {
     const otherVariant = beside.name.slice('matte-'.length);
+    // The engine names the network it found in the file: a copy of the other one under this name
+    // would time the same network twice.
+    if (variantOf(beside.engine) !== otherVariant) {
+      return `- **RVM ${otherVariant}:** not compared: the file found under its name is a ${variantOf(beside.engine) ?? 'unrecognised'} network (${beside.engine}).`;
+    }
     const [mn, rn] = baseVariant === 'mobilenetv3' ? [base, beside] : [beside, base];
     const k = rn.seconds / mn.seconds;
     return (
