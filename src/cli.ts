@@ -112,6 +112,7 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags, config: Config)
       scale: flags.scale,
       upscaler: flags.upscaler,
       matting: flags.matting,
+      mattingModel: flags.mattingModel,
       config,
       signal,
       onProgress,
@@ -163,7 +164,7 @@ async function main(argv: string[]): Promise<number> {
     case 'cancel':
       return runCancel(loadConfig({ file: cmd.config }), cmd.ids);
     case 'provision': {
-      const report = await provision(loadConfig(), { log: (m: string) => process.stderr.write(`${m}\n`) });
+      const report = await provision(loadConfig(), { log: (m: string) => process.stderr.write(`${m}\n`) }, { mattingModel: cmd.mattingModel });
       process.stdout.write(`${formatProvision(report)}\n`);
       return report.ok ? 0 : 1;
     }

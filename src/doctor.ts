@@ -19,13 +19,14 @@ import {
   pickVulkanDevice,
   isCpuVulkanDevice,
   realesrganFileName,
-  RVM_MODEL_FILE,
   vulkanDeviceList,
   type Attempt,
   type Located,
   type Found,
 } from './pipeline/tools.js';
 import { locateRealesrganOnnx, realesrganOnnxDir } from './pipeline/onnx-upscale-models.js';
+import { RVM_VARIANTS, rvmFileName } from './pipeline/rvm-variants.js';
+import { rvmReleaseFile } from './provision/rvm.js';
 
 export interface Check {
   name: string;
@@ -229,9 +230,10 @@ async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string):
   const rvmRequired = config.matte.engine === 'rvm';
   const ort = ortEntry();
   const loc = locateRvmModel(config, root);
+  const file = rvmFileName(config.matte.rvm.variant);
   const modelFix = config.matte.rvm.model
-    ? `correct matte.rvm.model / DANCELIFT_RVM_MODEL=/path/to/${RVM_MODEL_FILE}, or clear it and run: npm run setup`
-    : `npm run setup   (or DANCELIFT_RVM_MODEL=/path/to/${RVM_MODEL_FILE})`;
+    ? `correct matte.rvm.model / DANCELIFT_RVM_MODEL=/path/to/${file}, or clear it and run: npm run setup`
+    : `npm run setup   (or DANCELIFT_RVM_MODEL=/path/to/${file})`;
 
   if (!ort) {
     const checks: Check[] = [{ name: 'onnxruntime', ok: false, required: rvmRequired, detail: 'onnxruntime-node is not installed', fix: 'npm ci' }];
@@ -265,6 +267,8 @@ async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string):
     );
   }
 
+  checks.push(...rvmVariantChecks(config, root));
+
   providers.forEach((p, i) => {
     const r = probes[i];
     checks.push(
@@ -290,6 +294,29 @@ async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string):
         },
   );
   return checks;
+}
+
+/**
+ * Which RVM networks a job can ask for without a download. Never required: a missing one is fetched
+ * on first use; the default's own check ('RVM model') is the one that must pass.
+ */
+function rvmVariantChecks(config: Config, root: string): Check[] {
+  if (config.matte.rvm.model) {
+    return [{ name: 'RVM variants', ok: true, required: false, detail: `matte.rvm.model is set: every job uses that file, whatever --matting-model says` }];
+  }
+  return RVM_VARIANTS.map((variant): Check => {
+    const name = `RVM ${variant}${variant === config.matte.rvm.variant ? ' (default)' : ''}`;
+    const found = locateRvmModel(config, root, variant).found;
+    if (found) return { name, ok: true, required: false, detail: `present: ${found.path} (${found.source})` };
+    const { file, sha256 } = rvmReleaseFile(config, variant);
+    return {
+      name,
+      ok: false,
+      required: false,
+      detail: `${file} not here${sha256 ? ` (sha256 ${sha256})` : ''}; a job asking for it downloads it first`,
+      fix: `dancelift provision --matting-model ${variant}`,
+    };
+  });
 }
 
 async function redisCheck(env: NodeJS.ProcessEnv): Promise<Check> {

@@ -15,6 +15,15 @@ describe('parseCommand', () => {
     expect(parseCommand(['submit', 'a.mp4', '--upscaler', 'onnx'])).toMatchObject({ kind: 'submit', opts: { upscaler: 'onnx' } });
     expect(() => parseCommand(['enhance', 'a.mp4', '--upscaler', 'onxx'])).toThrow('--upscaler must be one of realesrgan, onnx, ffmpeg, none (got "onxx")');
   });
+  it('--matting-model picks the RVM network per job, and provision can fetch one by name', () => {
+    expect(parseCommand(['enhance', 'a.mp4', '--matting-model', 'resnet50'])).toMatchObject({ kind: 'enhance', opts: { mattingModel: 'resnet50' } });
+    expect(parseCommand(['submit', 'a.mp4', '--matting-model', 'mobilenetv3'])).toMatchObject({ kind: 'submit', opts: { mattingModel: 'mobilenetv3' } });
+    expect(parseCommand(['enhance', 'a.mp4'])).toMatchObject({ opts: { mattingModel: undefined } });
+    expect(parseCommand(['provision', '--matting-model', 'resnet50'])).toEqual({ kind: 'provision', mattingModel: 'resnet50' });
+    expect(parseCommand(['provision'])).toEqual({ kind: 'provision', mattingModel: undefined });
+    expect(() => parseCommand(['enhance', 'a.mp4', '--matting-model', 'resnet101'])).toThrow('--matting-model must be one of mobilenetv3, resnet50 (got "resnet101")');
+    expect(() => parseCommand(['provision', '--matting-model', 'big'])).toThrow(UsageError);
+  });
   it('defaults the output folder and leaves engines to the config', () => {
     const cmd = parseCommand(['enhance', 'a.mp4']);
     expect(cmd).toMatchObject({ kind: 'enhance', opts: { out: 'out', json: false, keepCutout: false, scale: undefined, upscaler: undefined } });

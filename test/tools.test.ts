@@ -173,6 +173,14 @@ describe('findRvmModel', () => {
     expect(findRvmModel(cfg(mine), root)).toEqual({ path: mine, source: 'config' });
     // A configured path that does not exist is reported, not papered over with another file.
     expect(findRvmModel(cfg(path.join(tmp.dir, 'typo.onnx')), root)).toBeNull();
+
+    // ResNet-50 has its own file; the shared MobileNetV3 never stands in for it.
+    expect(findRvmModel(cfg(), root, 'resnet50')).toBeNull();
+    const resnet = put(path.join(dataDir, 'models', 'rvm_resnet50_fp32.onnx'));
+    expect(findRvmModel(cfg(), root, 'resnet50')).toEqual({ path: resnet, source: 'data dir' });
+    expect(findRvmModel(baseConfig((c) => ((c.dataDir = dataDir), (c.matte.rvm.model = ''), (c.matte.rvm.variant = 'resnet50'))), root)?.path).toBe(resnet);
+    // A configured path wins whatever the variant.
+    expect(findRvmModel(cfg(mine), root, 'resnet50')).toEqual({ path: mine, source: 'config' });
   });
 
   it('finds the shared test model from the real checkout', () => {

@@ -28,6 +28,43 @@ function tempAtRealRate(r: BenchReport): string {
   );
 }
 
+/** Published sizes of the two fp32 files (the same projects that pin their sha256s; see README). */
+const RVM_FP32_BYTES = { mobilenetv3: 14_975_696, resnet50: 107_479_165 };
+
+/**
+ * Pure: what the other RVM network costs against the default one, from the matte stage alone on the
+ * same frames ('matte' and 'matte-<variant>'); when only one was measured, what is known without it.
+ */
+export function rvmVariantsNote(alone: { name: string; seconds: number; frames: number; engine: string }[]): string {
+  const base = alone.find((x) => x.name === 'matte');
+  const beside = alone.find((x) => x.name.startsWith('matte-'));
+  const variantOf = (engine: string) => /^rvm (mobilenetv3|resnet50)\b/.exec(engine)?.[1];
+  const baseVariant = variantOf(base?.engine ?? '') ?? 'mobilenetv3';
+  if (base && beside) {
+    const otherVariant = beside.name.slice('matte-'.length);
+    // The engine names the network it found in the file: a copy of the other one under this name
+    // would time the same network twice.
+    if (variantOf(beside.engine) !== otherVariant) {
+      return `- **RVM ${otherVariant}:** not compared: the file found under its name is a ${variantOf(beside.engine) ?? 'unrecognised'} network (${beside.engine}).`;
+    }
+    const [mn, rn] = baseVariant === 'mobilenetv3' ? [base, beside] : [beside, base];
+    const k = rn.seconds / mn.seconds;
+    return (
+      `- **RVM ResNet-50 against MobileNetV3** (matte stage alone, same ${base.frames} frames, default ${baseVariant}, ${otherVariant} beside): ` +
+      `ResNet-50 ${fmt(rn.seconds)} s (${fmt(rn.frames / rn.seconds, 1)} fps), MobileNetV3 ${fmt(mn.seconds)} s (${fmt(mn.frames / mn.seconds, 1)} fps): ` +
+      `ResNet-50 costs ${fmt(k)}x the matting time (${fmt((rn.seconds - mn.seconds) / rn.frames, 3)} s more per frame at this size). ` +
+      `Its file is ${fmt(RVM_FP32_BYTES.resnet50 / RVM_FP32_BYTES.mobilenetv3, 1)}x larger (${fmt(RVM_FP32_BYTES.resnet50 / 1e6, 0)} MB against ${fmt(RVM_FP32_BYTES.mobilenetv3 / 1e6, 0)} MB).`
+    );
+  }
+  const missing = baseVariant === 'mobilenetv3' ? 'resnet50' : 'mobilenetv3';
+  return (
+    `- **RVM ${missing}:** not measured (rvm_${missing}_fp32.onnx is not on this machine; \`dancelift provision --matting-model ${missing}\`, then rerun the bench and the ` +
+    `matte stage of both is timed side by side). Known without it: the ResNet-50 file is ${fmt(RVM_FP32_BYTES.resnet50 / RVM_FP32_BYTES.mobilenetv3, 1)}x the MobileNetV3 one ` +
+    `(${fmt(RVM_FP32_BYTES.resnet50 / 1e6, 0)} MB against ${fmt(RVM_FP32_BYTES.mobilenetv3 / 1e6, 0)} MB, weights to download and hold in memory), and RVM's authors call it ` +
+    `"the larger variant with small performance improvements", recommending MobileNetV3 for most uses (RVM README, Download).`
+  );
+}
+
 export function analyse(r: BenchReport): string[] {
   const s = r.summary;
   const find = (list: { name: string; seconds: number }[], name: string) => list.find((x) => x.name === name)?.seconds ?? Number.NaN;
@@ -79,6 +116,7 @@ export function analyse(r: BenchReport): string[] {
   } else if (r.onnxSkipped) {
     out.push(`- **ONNX upscaler:** not measured (${r.onnxSkipped}).`);
   }
+  out.push(rvmVariantsNote(s.alone));
   out.push(
     `- **Peak temp disk: dancelift / reference = ${fmt(s.tempDiskRatio, 3)}** (target ≤ ${TEMP_TARGET}: ${s.tempDiskRatio <= TEMP_TARGET ? 'met' : 'missed'}): ` +
       `${fmtBytes(s.dancelift.peakTempBytes)} (one chunk's PNGs) against ${fmtBytes(s.reference.peakTempBytes)} (every frame as a PNG before and after upscaling, plus the two intermediate videos).` +

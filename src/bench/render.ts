@@ -90,6 +90,8 @@ const STAGE_LABEL: Record<string, string> = {
   upscale: 'upscale',
   'upscale-onnx': 'upscale (onnx engine, beside)',
   matte: 'matte',
+  'matte-mobilenetv3': 'matte (RVM mobilenetv3, beside)',
+  'matte-resnet50': 'matte (RVM resnet50, beside)',
   compose: 'compose+encode',
   extract: '1. extract PNGs (ffmpeg)',
   realesrgan: '2. realesrgan-ncnn-vulkan on the folder',

@@ -9,6 +9,8 @@ import { composeFromChunks } from '../pipeline/compose.js';
 import { decodeChunks } from '../pipeline/decode.js';
 import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/engines/index.js';
 import { makeRunDir } from '../pipeline/tempdir.js';
+import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
+import { findRvmModel } from '../pipeline/tools.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { isOnnxUpscaler, prepare, seconds, type SideSpec } from './common.js';
 import type { StageSample } from './stats.js';
@@ -64,14 +66,23 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
       if (onnx) samples.push(onnx.sample);
     }
 
-    const matter = await createMatter(config, 'rvm', log);
-    let matted: Chunk[];
-    try {
-      const m = await timeEngine('matte', matter, up.out, ctx);
-      samples.push(m.sample);
-      matted = m.out;
-    } finally {
-      await matter.close();
+    const matte = async (name: string, variant = config.matte.rvm.variant) => {
+      const engine = await createMatter(config, 'rvm', log, { variant });
+      try {
+        return await timeEngine(name, engine, up.out, ctx);
+      } finally {
+        await engine.close();
+      }
+    };
+    const m = await matte('matte');
+    samples.push(m.sample);
+    const matted = m.out;
+    // The other RVM network beside the default one, on the same frames, when its file is here (the
+    // bench never downloads it; with matte.rvm.model set both would be the same file).
+    for (const variant of RVM_VARIANTS) {
+      if (variant === config.matte.rvm.variant || config.matte.rvm.model) continue;
+      if (findRvmModel(config, undefined, variant)) samples.push((await matte(`matte-${variant}`, variant)).sample);
+      else log(`rvm ${variant} alone skipped: its model is not here (dancelift provision --matting-model ${variant})`);
     }
 
     async function* feed() {

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { RVM_VARIANTS, type RvmVariant } from '../pipeline/rvm-variants.js';
 
 /** What the command line asked for; parsing is pure so that every error message is unit-tested. */
 export type Command =
@@ -6,7 +7,7 @@ export type Command =
   | { kind: 'recompose'; cutouts: string[]; opts: RecomposeFlags }
   | { kind: 'doctor'; json: boolean }
   | { kind: 'backgrounds'; json: boolean }
-  | { kind: 'provision' }
+  | { kind: 'provision'; mattingModel?: RvmVariant }
   | { kind: 'start'; config?: string }
   | { kind: 'submit'; file: string; opts: SubmitFlags }
   | { kind: 'jobs'; json: boolean; config?: string }
@@ -26,6 +27,8 @@ export interface EnhanceFlags extends CommonFlags {
   scale?: 1 | 2 | 3 | 4;
   upscaler?: 'realesrgan' | 'onnx' | 'ffmpeg' | 'none';
   matting?: 'rvm' | 'command' | 'none';
+  /** Which RVM network mattes this job (default: config matte.rvm.variant). */
+  mattingModel?: RvmVariant;
   keepCutout: boolean;
 }
 
@@ -66,6 +69,7 @@ const jobOptions = {
   scale: { type: 'string', short: 's' },
   upscaler: { type: 'string' },
   matting: { type: 'string' },
+  'matting-model': { type: 'string' },
   'keep-cutout': { type: 'boolean' },
 } as const;
 
@@ -79,6 +83,7 @@ function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
     scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
     upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'onnx', 'ffmpeg', 'none']),
     matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
+    mattingModel: oneOf('matting-model', v['matting-model'] as string | undefined, RVM_VARIANTS),
     keepCutout: Boolean(v['keep-cutout']),
   };
 }
@@ -125,8 +130,10 @@ export function parseCommand(argv: string[]): Command {
       const { values: v } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
       return { kind: name, json: Boolean(v.json) };
     }
-    case 'provision':
-      return { kind: 'provision' };
+    case 'provision': {
+      const { values: v } = parse(rest, { 'matting-model': { type: 'string' } });
+      return { kind: 'provision', mattingModel: oneOf('matting-model', v['matting-model'] as string | undefined, RVM_VARIANTS) };
+    }
     case 'start': {
       const { values: v } = parse(rest, { config: { type: 'string' } });
       return { kind: 'start', config: v.config as string | undefined };
@@ -156,6 +163,7 @@ export const HELP = `dancelift — sharpen, cut out and re-background dance vide
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
                     [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
+                    [--matting-model mobilenetv3|resnet50]
                     [--out DIR] [--keep-cutout] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
@@ -165,14 +173,19 @@ Usage:
   dancelift cancel <id>...           remove a waiting job or stop a running one
   dancelift backgrounds [--json]     list the background library
   dancelift doctor [--json]          check tools, models and devices
-  dancelift provision                install realesrgan-ncnn-vulkan and the RVM model into tools/,
-                                     and convert the upscaler's models to ONNX (--upscaler onnx)
+  dancelift provision [--matting-model mobilenetv3|resnet50]
+                                     install realesrgan-ncnn-vulkan and the RVM model (the configured
+                                     one, or the one named) into tools/, and convert the upscaler's
+                                     models to ONNX (--upscaler onnx)
 
 Options:
   --bg          background: a library name (see \`dancelift backgrounds\`), an image or video file,
                 or a colour such as #00b140 (default: config backgrounds.default)
   --scale       upscale factor (default 2; 1 = no upscaling)
   --out, -o     output folder (default ./out); the video is written as <name>.enhanced.mp4
+  --matting-model
+                mobilenetv3 (fast, the default) or resnet50 (finer hair and fingers, slower); a
+                model not yet here is downloaded on first use (config matte.rvm.variant)
   --keep-cutout also keep <name>.cutout.mkv (dancer + alpha + audio) for a fast \`recompose\`
   --json        one JSON result line per input on stdout, nothing else there
   --lang        en or zh for messages (default from LANG)

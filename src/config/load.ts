@@ -32,6 +32,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_ONNX_UPSCALE_TILE: { path: ['upscale', 'onnx', 'tile'], parse: Number },
   DANCELIFT_MATTING: { path: ['matte', 'engine'] },
   DANCELIFT_RVM_MODEL: { path: ['matte', 'rvm', 'model'] },
+  DANCELIFT_MATTING_MODEL: { path: ['matte', 'rvm', 'variant'] },
   DANCELIFT_RVM_RATIO: { path: ['matte', 'rvm', 'downsampleRatio'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_ORT_PROVIDERS: { path: ['matte', 'rvm', 'providers'], parse: (v) => v.split(',').map((s) => s.trim()) },
   DANCELIFT_MATTE_COMMAND: { path: ['matte', 'command', 'template'] },

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 
 /** The one schema for configuration: config/default.yaml, config/local.yaml and env overrides. */
 export const configSchema = z
@@ -44,6 +45,8 @@ export const configSchema = z
         rvm: z
           .object({
             model: z.string(),
+            /** Which RVM network a job uses unless it asks for the other (--matting-model). */
+            variant: z.enum(RVM_VARIANTS).default('mobilenetv3'),
             providers: z.array(z.enum(['cuda', 'webgpu', 'cpu', 'dml', 'coreml'])).min(1),
             downsampleRatio: z.union([z.literal('auto'), z.number().gt(0).max(1)]),
           })
@@ -144,7 +147,14 @@ export const configSchema = z
             npmTarballSha256: z.string().regex(/^[0-9a-f]{64}$/),
           })
           .strict(),
-        rvm: z.object({ url: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict(),
+        rvm: z
+          .object({
+            /** RVM's release folder; a file's URL is this plus its name (rvm_resnet50_fp32.onnx). */
+            releaseUrl: z.string(),
+            /** File name → pinned sha256; '' = not known, so that file is never downloaded. */
+            sha256: z.record(z.string().regex(/^rvm_\w+\.onnx$/), z.string().regex(/^([0-9a-f]{64})?$/)),
+          })
+          .strict(),
       })
       .strict(),
   })

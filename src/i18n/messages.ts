@@ -96,7 +96,7 @@ export const TEXTS: Record<Locale, Texts> = {
           : `Background "${str(p.name)}" was not found. ${has(p.available) ? `Choose one of: ${str(p.available)} — or a colour such as #00b140.` : 'Use a colour such as #00b140.'}`,
       TOOL_MISSING: (p) => `${has(p.tool) ? str(p.tool) : 'A required tool'} is not installed.${has(p.fix) ? ` Fix: ${str(p.fix)}` : ''}`,
       MODEL_MISSING: (p) =>
-        `The ${has(p.model) ? `model ${str(p.model)}` : 'matting model'} is missing.${has(p.fix) ? ` Fix: ${str(p.fix)}` : ''}`,
+        `The ${has(p.model) ? `model ${str(p.model)}` : 'matting model'} is missing${has(p.reason) ? ` (${str(p.reason)})` : ''}.${has(p.fix) ? ` Fix: ${str(p.fix)}` : ''}`,
       TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : 'A tool'} failed${has(p.detail) ? `: ${str(p.detail)}` : '.'}`,
       GPU_OUT_OF_MEMORY: () => 'The GPU ran out of memory. Try a smaller scale or tile size, or a shorter video.',
       CANCELLED: () => 'Cancelled.',
@@ -140,7 +140,7 @@ export const TEXTS: Record<Locale, Texts> = {
           ? `背景“${str(p.name)}”无法使用：${str(p.reason).replace(/\.$/, '')}。${has(p.available) ? `可选：${str(p.available)}。` : ''}`
           : `找不到背景“${str(p.name)}”。${has(p.available) ? `可选：${str(p.available)}，或颜色（例如 #00b140）。` : '可以使用颜色，例如 #00b140。'}`,
       TOOL_MISSING: (p) => `未安装${has(p.tool) ? ` ${str(p.tool)}` : '所需的工具'}。${has(p.fix) ? `修复方法：${str(p.fix)}` : ''}`,
-      MODEL_MISSING: (p) => `缺少${has(p.model) ? `模型 ${str(p.model)}` : '抠像模型'}。${has(p.fix) ? `修复方法：${str(p.fix)}` : ''}`,
+      MODEL_MISSING: (p) => `缺少${has(p.model) ? `模型 ${str(p.model)}` : '抠像模型'}${has(p.reason) ? `（${str(p.reason)}）` : ''}。${has(p.fix) ? `修复方法：${str(p.fix)}` : ''}`,
       TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : '工具'} 运行失败${has(p.detail) ? `：${str(p.detail)}` : '。'}`,
       GPU_OUT_OF_MEMORY: () => '显卡显存不足。请尝试更小的放大倍数或分块大小，或更短的视频。',
       CANCELLED: () => '已取消。',

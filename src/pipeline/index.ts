@@ -9,6 +9,7 @@ import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
 import { probeVideo } from './probe.js';
+import type { RvmVariant } from './rvm-variants.js';
 import { StageMeter } from './stage.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
 import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
@@ -21,6 +22,8 @@ export interface EnhanceRequest {
   scale?: 1 | 2 | 3 | 4;
   upscaler?: UpscalerName;
   matting?: MattingName;
+  /** Which RVM network (default config matte.rvm.variant); fetched on first use if missing. */
+  mattingModel?: RvmVariant;
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
   config: Config;
@@ -79,7 +82,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   try {
     const upscaler = await createUpscaler(config, upscalerName, scale, log);
     engines.push(upscaler);
-    const matter = await createMatter(config, mattingName, log);
+    const matter = await createMatter(config, mattingName, log, { variant: req.mattingModel, signal });
     engines.push(matter);
     const outW = plan.width * upscaler.scale;
     const outH = plan.height * upscaler.scale;

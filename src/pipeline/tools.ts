@@ -11,6 +11,7 @@ import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
 import { PipelineError } from './errors.js';
+import { rvmFileName, type RvmVariant } from './rvm-variants.js';
 
 export interface Found {
   path: string;
@@ -37,7 +38,8 @@ export interface Located<T> {
 }
 
 export const REALESRGAN_NAME = 'realesrgan-ncnn-vulkan';
-export const RVM_MODEL_FILE = 'rvm_mobilenetv3_fp32.onnx';
+/** The default variant's file (see rvm-variants.ts for both). */
+export const RVM_MODEL_FILE = rvmFileName('mobilenetv3');
 export const SHARED_RVM_MODEL_FILE = 'rvm_mobilenetv3_from_tfjs.onnx';
 
 /** The binary's file name on this platform. */
@@ -50,9 +52,9 @@ export function toolsRealesrganDir(root = packageRoot): string {
   return path.join(root, 'tools', 'realesrgan');
 }
 
-/** tools/models/rvm_mobilenetv3_fp32.onnx: where provisioning puts the downloaded RVM model. */
-export function toolsRvmModelPath(root = packageRoot): string {
-  return path.join(root, 'tools', 'models', RVM_MODEL_FILE);
+/** tools/models/rvm_<variant>_fp32.onnx: where provisioning puts a downloaded RVM model. */
+export function toolsRvmModelPath(root = packageRoot, variant: RvmVariant = 'mobilenetv3'): string {
+  return path.join(root, 'tools', 'models', rvmFileName(variant));
 }
 
 function isFile(p: string): boolean {
@@ -210,7 +212,11 @@ export function findRealesrgan(config: Config, env: NodeJS.ProcessEnv = process.
   return locateRealesrgan(config, env, root).found;
 }
 
-export function locateRvmModel(config: Config, root = packageRoot): Located<Found> {
+/**
+ * The RVM model for `variant`: matte.rvm.model when set (whatever the variant: the user chose that
+ * file), else the variant's file in tools/models, then <dataDir>/models.
+ */
+export function locateRvmModel(config: Config, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Located<Found> {
   const tried: Attempt[] = [];
   if (config.matte.rvm.model) {
     const p = resolveConfigured(config.matte.rvm.model, root);
@@ -219,11 +225,13 @@ export function locateRvmModel(config: Config, root = packageRoot): Located<Foun
     return { found: null, tried };
   }
   const candidates: Found[] = [
-    { path: toolsRvmModelPath(root), source: 'tools/' },
-    { path: path.join(config.dataDir, 'models', RVM_MODEL_FILE), source: 'data dir' },
-    // Test and CI machines cannot download the official file; this is the same network converted from TF.js.
-    { path: path.resolve(root, '..', 'shared', 'models', SHARED_RVM_MODEL_FILE), source: '../shared/models' },
+    { path: toolsRvmModelPath(root, variant), source: 'tools/' },
+    { path: path.join(config.dataDir, 'models', rvmFileName(variant)), source: 'data dir' },
   ];
+  if (variant === 'mobilenetv3') {
+    // Test and CI machines cannot download the official file; this is the same network converted from TF.js.
+    candidates.push({ path: path.resolve(root, '..', 'shared', 'models', SHARED_RVM_MODEL_FILE), source: '../shared/models' });
+  }
   for (const c of candidates) {
     if (isFile(c.path)) return { found: c, tried };
     tried.push({ ...c, problem: 'no such file' });
@@ -231,9 +239,9 @@ export function locateRvmModel(config: Config, root = packageRoot): Located<Foun
   return { found: null, tried };
 }
 
-/** The RVM ONNX model: config, tools/models, <dataDir>/models, then ../shared/models. */
-export function findRvmModel(config: Config, root = packageRoot): Found | null {
-  return locateRvmModel(config, root).found;
+/** The RVM ONNX model: config, tools/models, <dataDir>/models, then (mobilenetv3) ../shared/models. */
+export function findRvmModel(config: Config, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Found | null {
+  return locateRvmModel(config, root, variant).found;
 }
 
 export interface VulkanDevice {

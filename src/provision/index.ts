@@ -8,10 +8,12 @@ import { provisionRealesrgan } from './realesrgan.js';
 import { provisionRvm } from './rvm.js';
 import { provisionRealesrganOnnx } from './realesrgan-onnx.js';
 import type { ProvisionContext, StepResult } from './types.js';
+import type { RvmVariant } from '../pipeline/rvm-variants.js';
 
 export type { NpmPack, ProvisionContext, StepResult, StepStatus } from './types.js';
 export { downloadVerified, DownloadError, sha256File } from './download.js';
 export { npmPackWithNpm } from './realesrgan.js';
+export { ensureRvmModel, rvmReleaseFile } from './rvm.js';
 
 export interface ProvisionReport {
   steps: StepResult[];
@@ -19,10 +21,20 @@ export interface ProvisionReport {
   ok: boolean;
 }
 
-export async function provision(config: Config, ctx: ProvisionContext): Promise<ProvisionReport> {
+export interface ProvisionOptions {
+  /** The RVM variant to fetch (`provision --matting-model`); default: config matte.rvm.variant. */
+  mattingModel?: RvmVariant;
+}
+
+export async function provision(config: Config, ctx: ProvisionContext, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
   // One after the other: the log reads in order, and both steps are quick when nothing is missing.
   // The ONNX conversion reads the models the first step installs, so it comes after it.
-  const steps = [await provisionRealesrgan(config, ctx), await provisionRvm(config, ctx), await provisionRealesrganOnnx(config, ctx)];
+  const variant = opts.mattingModel ?? config.matte.rvm.variant;
+  const steps = [
+    await provisionRealesrgan(config, ctx),
+    await provisionRvm(config, ctx, variant, opts.mattingModel !== undefined),
+    await provisionRealesrganOnnx(config, ctx),
+  ];
   return { steps, ok: steps.every((s) => s.status !== 'failed' || !s.required) };
 }
 

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../pipeline/errors.js';
+import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 
 /**
  * The one schema for what crosses Redis: the data of an `enhance` job, its progress and its result,
@@ -32,6 +33,8 @@ export const enhanceOptionsSchema = z.object({
   scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).optional(),
   upscaler: z.enum(['realesrgan', 'onnx', 'ffmpeg', 'none']).optional(),
   matting: z.enum(['rvm', 'command', 'none']).optional(),
+  /** RVM network: 'resnet50' for fine hair (slower), 'mobilenetv3' faster; absent = config default. */
+  mattingModel: z.enum(RVM_VARIANTS).optional(),
   keepCutout: z.boolean().default(false),
   /** Set by a retry after the GPU ran out of memory: a smaller realesrgan tile. */
   tile: z.number().int().min(0).optional(),

@@ -88,6 +88,7 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         scale: data.options.scale,
         upscaler: data.options.upscaler,
         matting: data.options.matting,
+        mattingModel: data.options.mattingModel,
         config: configFor(config, data),
         signal,
         onProgress,

@@ -1,6 +1,8 @@
 import type { Config } from '../../config/schema.js';
-import { findRealesrgan, findRvmModel, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../tools.js';
-import { PipelineError, isPipelineError } from '../errors.js';
+import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../tools.js';
+import { isPipelineError } from '../errors.js';
+import type { RvmVariant } from '../rvm-variants.js';
+import { ensureRvmModel } from '../../provision/rvm.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { createNoMatte, createNoUpscale } from './passthrough.js';
 import { createFfmpegUpscale } from './upscale-ffmpeg.js';
@@ -91,17 +93,23 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
   });
 }
 
-export async function createMatter(config: Config, engine: MattingName, log: (m: string) => void): Promise<MatteEngine> {
+export interface MatterOptions {
+  /** RVM network; default config matte.rvm.variant. */
+  variant?: RvmVariant;
+  signal?: AbortSignal;
+  /** Checkout root holding tools/ (tests). */
+  root?: string;
+}
+
+export async function createMatter(config: Config, engine: MattingName, log: (m: string) => void, opts: MatterOptions = {}): Promise<MatteEngine> {
   if (engine === 'none') return createNoMatte();
   if (engine === 'command') return createCommandMatte({ template: config.matte.command.template });
-  const model = findRvmModel(config);
-  if (!model) {
-    throw new PipelineError('MODEL_MISSING', 'the RVM model was not found', {
-      fix: 'npm run setup, or set DANCELIFT_RVM_MODEL=/path/to/rvm_mobilenetv3_fp32.onnx',
-    });
-  }
+  const variant = opts.variant ?? config.matte.rvm.variant;
+  // The variant setup did not fetch is fetched here, on its first use.
+  const model = await ensureRvmModel(config, variant, { root: opts.root, log, signal: opts.signal });
   return createRvmMatteThreaded({
     modelPath: model.path,
+    variant,
     providers: config.matte.rvm.providers,
     downsampleRatio: config.matte.rvm.downsampleRatio,
     log,

@@ -12,7 +12,7 @@ export async function createRvmMatteThreaded(opts: RvmMatteOptions): Promise<Mat
   return startOrtWorker({
     script: 'matte-rvm-worker.js',
     label: 'RVM',
-    info: { engine: 'rvm (onnxruntime-node)', device: 'starting' },
+    info: { engine: opts.variant ? `rvm ${opts.variant} (onnxruntime-node)` : 'rvm (onnxruntime-node)', device: 'starting' },
     opts: wireOpts,
     log,
   });

@@ -6,6 +6,10 @@
  * gives exactly the alpha of the same video matted in one piece. Frames go through one at a time
  * (batch 1): the states of frame k are an input of frame k+1.
  *
+ * MobileNetV3 and ResNet-50 share RVM's ONNX interface, so nothing here depends on which one runs:
+ * the variant asked for only labels the stats until the loaded model's state widths say which one
+ * it really is (rvm-variants.ts), and "auto" takes that variant's downsample rule.
+ *
  * Execution providers are tried in the configured order (e.g. cuda → webgpu → cpu), each alone;
  * the first one that loads the model AND runs a tiny inference wins, and info() says which one it
  * is and why the ones before it were passed over.
@@ -21,9 +25,14 @@ import { PipelineError } from '../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
 import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
 import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
+import { chooseDownsampleRatio, identifyRvmVariant, type RvmVariant } from '../rvm-variants.js';
+
+export { chooseDownsampleRatio };
 
 export interface RvmMatteOptions {
   modelPath: string;
+  /** The variant the file is meant to be (from --matting-model / config); the model's shapes decide. */
+  variant?: RvmVariant;
   /** Execution providers to try in order, e.g. ['cuda', 'webgpu', 'cpu']. */
   providers: string[];
   /** 'auto': chosen from the frame size by chooseDownsampleRatio; a number in (0, 1] overrides. */
@@ -37,22 +46,6 @@ const STATE_INPUTS = ['r1i', 'r2i', 'r3i', 'r4i'] as const;
 const STATE_OUTPUTS = ['r1o', 'r2o', 'r3o', 'r4o'] as const;
 const REQUIRED_INPUTS = ['src', ...STATE_INPUTS, 'downsample_ratio'];
 const REQUIRED_OUTPUTS = ['fgr', 'pha', ...STATE_OUTPUTS];
-
-/**
- * The downsample ratio that brings the frame's long side to about 512 px (RVM works internally at
- * floor(H·r) x floor(W·r) and recommends about 256–512 px there): min(1, 512 / longSide), rounded
- * to 2 decimals, never below 256 / longSide. 1280x720 → 0.4, 1920x1080 → 0.27, 3840x2160 → 0.13,
- * anything up to 512 px → 1.
- */
-export function chooseDownsampleRatio(width: number, height: number): number {
-  const long = Math.max(width, height);
-  if (!Number.isFinite(long) || long <= 0) throw new RangeError(`chooseDownsampleRatio: bad frame size ${width}x${height}`);
-  if (long <= 512) return 1;
-  let r = Math.round((512 / long) * 100) / 100;
-  // Rounding to 2 decimals must not take a huge frame below the 256 px floor (nor to 0).
-  if (r * long < 256) r = Math.ceil((256 / long) * 100) / 100;
-  return Math.min(1, r);
-}
 
 /** Errors that mean the file itself is not a usable model, whatever the provider. */
 function looksLikeBadModel(err: unknown): boolean {
@@ -73,6 +66,8 @@ function disposeTensor(t: ort.Tensor | undefined): void {
 interface Candidate {
   session: ort.InferenceSession;
   provider: string;
+  /** Channels of r1o..r4o from the smoke test: they tell the variant. */
+  stateChannels: number[];
   /** States kept on the device between frames (webgpu 'gpu-buffer'). */
   statesOnDevice: boolean;
 }
@@ -91,9 +86,9 @@ function sessionOptions(provider: string, threads: number | undefined, statesOnD
 
 /**
  * Two tiny frames with the states recycled: proves the provider runs this model, including the
- * way process() feeds states back, before we commit to it.
+ * way process() feeds states back, before we commit to it. Returns the states' channel counts.
  */
-async function smokeTest(session: ort.InferenceSession): Promise<void> {
+async function smokeTest(session: ort.InferenceSession): Promise<number[]> {
   for (const name of REQUIRED_INPUTS) {
     if (!session.inputNames.includes(name)) throw new Error(`not an RVM model: no input '${name}' (inputs: ${session.inputNames.join(', ')})`);
   }
@@ -106,6 +101,7 @@ async function smokeTest(session: ort.InferenceSession): Promise<void> {
   const ratio = new ort.Tensor('float32', new Float32Array([0.5]), [1]);
   const zero = new ort.Tensor('float32', new Float32Array(1), [1, 1, 1, 1]);
   let states: ort.Tensor[] = [zero, zero, zero, zero];
+  let channels: number[] = [];
   try {
     for (let i = 0; i < 2; i++) {
       const feeds: Feeds = { src, downsample_ratio: ratio };
@@ -122,7 +118,9 @@ async function smokeTest(session: ort.InferenceSession): Promise<void> {
       disposeTensor(fgr);
       for (const t of states) if (t !== zero) disposeTensor(t);
       states = STATE_OUTPUTS.map((name) => out[name] as ort.Tensor);
+      channels = states.map((t) => Number(t.dims[1]));
     }
+    return channels;
   } finally {
     for (const t of states) if (t !== zero) disposeTensor(t);
   }
@@ -145,9 +143,12 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
   const open = async (provider: string, statesOnDevice: boolean): Promise<Candidate> => {
     const t0 = performance.now();
     try {
-      const session = await openCheckedSession(modelPath, sessionOptions(provider, opts.threads, statesOnDevice), smokeTest);
+      let stateChannels: number[] = [];
+      const session = await openCheckedSession(modelPath, sessionOptions(provider, opts.threads, statesOnDevice), async (s) => {
+        stateChannels = await smokeTest(s);
+      });
       log(`rvm: using onnxruntime ${provider}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
-      return { session, provider, statesOnDevice };
+      return { session, provider, statesOnDevice, stateChannels };
     } catch (err) {
       if (looksLikeBadModel(err)) badModel ??= err;
       throw err;
@@ -180,12 +181,20 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
     });
   }
 
+  // The file decides: a path given by DANCELIFT_RVM_MODEL may hold the other variant than asked for.
+  const identified = identifyRvmVariant(chosen.stateChannels);
+  const variant = identified ?? opts.variant ?? 'mobilenetv3';
+  const notes = [...failures];
+  if (identified && opts.variant && identified !== opts.variant) {
+    notes.push(`asked for RVM ${opts.variant}, but ${path.basename(modelPath)} is ${identified}`);
+    log(`rvm: ${notes.at(-1)}`);
+  }
   const info: EngineInfo = {
-    engine: 'rvm (onnxruntime-node)',
+    engine: `rvm ${variant}${identified ? '' : ' (unrecognised states ' + chosen.stateChannels.join('/') + ')'} (onnxruntime-node)`,
     device: `onnxruntime ${chosen.provider} (${path.basename(modelPath)})`,
   };
-  if (failures.length > 0) info.fallbackFrom = failures.join('; ');
-  return new RvmMatte(chosen, opts.downsampleRatio, info, log);
+  if (notes.length > 0) info.fallbackFrom = notes.join('; ');
+  return new RvmMatte(chosen, opts.downsampleRatio, variant, info, log);
 }
 
 class RvmMatte implements MatteEngine {
@@ -206,6 +215,7 @@ class RvmMatte implements MatteEngine {
   constructor(
     chosen: Candidate,
     private readonly ratioOption: 'auto' | number,
+    private readonly variant: RvmVariant,
     private readonly engineInfo: EngineInfo,
     private readonly log: (msg: string) => void,
   ) {
@@ -239,7 +249,7 @@ class RvmMatte implements MatteEngine {
     }
     if (ctx.signal.aborted) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: ctx.signal.reason });
 
-    const ratio = this.ratioOption === 'auto' ? chooseDownsampleRatio(w, h) : this.ratioOption;
+    const ratio = this.ratioOption === 'auto' ? chooseDownsampleRatio(w, h, this.variant) : this.ratioOption;
     const key = `${w}x${h}@${ratio}`;
     if (key !== this.key) {
       // New size or ratio: the old states do not fit (RVM's guidance: reset them).
