@@ -61,7 +61,7 @@ interface Stack {
   lines: string[];
   deliveries: DeliverJobData[];
   deliveriesOf(jobId: string): DeliverJobData[];
-  job(jobId: string): Promise<{ state: string; failedReason?: string; returnvalue: unknown } | undefined>;
+  job(jobId: string): Promise<{ state: string; failedReason?: string; returnvalue: unknown; progress: unknown } | undefined>;
 }
 
 /** A service on the own Redis with a lock of 5 s, its own data dir and prefix, and a delivery sink. */
@@ -103,7 +103,7 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
     async job(jobId) {
       const job = await service.queues.enhance.getJob(jobId);
       if (!job) return undefined;
-      return { state: await job.getState(), failedReason: job.failedReason, returnvalue: job.returnvalue };
+      return { state: await job.getState(), failedReason: job.failedReason, returnvalue: job.returnvalue, progress: job.progress };
     },
   };
 }
@@ -127,7 +127,16 @@ async function workerProcess(s: Stack): Promise<{ child: ResultPromise; log: () 
   return { child, log: () => log };
 }
 
-const active = (s: Stack, jobId: string) => until('job running', async () => (await s.job(jobId))?.state === 'active', 60_000);
+/** The job is active and its pipeline runs (the worker has written its first progress). */
+const active = (s: Stack, jobId: string) =>
+  until(
+    'job running',
+    async () => {
+      const job = await s.job(jobId);
+      return job?.state === 'active' && typeof (job.progress as { stage?: unknown } | undefined)?.stage === 'string';
+    },
+    90_000,
+  );
 
 describe('a job whose lock is lost after its output is written', () => {
   it('Redis killed mid-job for 12 s (lock 5 s), then restarted: the job ends completed once and its output exists', async () => {
