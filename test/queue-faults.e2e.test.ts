@@ -28,6 +28,7 @@ import { clips, ffmpeg, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 import { ownRedis, type OwnRedis } from './helpers/own-redis.js';
 import { sleep, until } from './helpers/wait.js';
+import { ensureDefaultBackgrounds } from '../src/backgrounds/library.js';
 
 const tmp = tempDir('dancelift-faults-');
 const cli = path.join(repoRoot, 'bin', 'dancelift.js');
@@ -35,11 +36,14 @@ let redis: OwnRedis;
 let small: string;
 /** 24 frames at 256x256 through RVM: seconds of work, so a fault lands mid-job. */
 let slow: string;
+/** One small background library for every stack (full-size defaults take minutes on 2 cores). */
+const backgrounds = path.join(tmp.dir, 'backgrounds');
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
 const requester = (userId = 'u1'): Requester => ({ platform: 'test', chatId: 'chat1', userId, locale: 'en' });
 
 beforeAll(async () => {
   redis = await ownRedis(path.join(tmp.dir, 'redis'));
+  await ensureDefaultBackgrounds(backgrounds, { size: 96 });
   small = await makeClip(tmp.dir, 'small.mp4', clips.girl, { seconds: 1, width: 96, height: 96, audio: false });
   const two = await makeClip(tmp.dir, 'girl256.mp4', clips.girl, { seconds: 2, width: 256, height: 256, audio: false });
   slow = path.join(tmp.dir, 'slow.mp4');
@@ -79,6 +83,7 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
     DANCELIFT_TEMP_DIR: path.join(dir, 'tmp'),
     DANCELIFT_RVM_MODEL: rvmModel,
     DANCELIFT_ORT_PROVIDERS: 'cpu',
+    DANCELIFT_BACKGROUNDS_DIR: backgrounds,
     ...extra,
   };
   const config = testConfig(dir, env);
@@ -109,7 +114,7 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
 }
 
 /** `dancelift start` with only the worker role, once it says it waits for jobs. */
-async function workerProcess(s: Stack): Promise<{ child: ResultPromise; log: () => string }> {
+async function workerProcess(s: Pick<Stack, 'env'>): Promise<{ child: ResultPromise; log: () => string }> {
   const child = execa('node', [cli, 'start'], {
     reject: false,
     forceKillAfterDelay: 60_000,
@@ -246,7 +251,7 @@ describe('cancel', () => {
   });
 });
 
-describe('limits under a burst of parallel submits (no worker)', () => {
+describe('limits under a burst of parallel submits (no worker)', { timeout: 300_000 }, () => {
   /** 12 submits at once from three service instances (three sets of connections); returns how many got in and why the rest did not. */
   async function burst(s: Stack, users: (i: number) => string): Promise<{ accepted: string[]; refused: string[] }> {
     const others = await Promise.all([0, 1].map(() => openService(s.config, { startEmbedded: false, log: pino({ level: 'silent' }) })));
@@ -319,7 +324,8 @@ describe('jobs that cannot succeed fail at once and say why', () => {
   });
 });
 
-describe('dancelift start and its embedded Redis', () => {
+// Child processes on a shared 2-core machine: minutes, not seconds, when it is busy.
+describe('dancelift start and its embedded Redis', { timeout: 300_000 }, () => {
   /** `start` in a process group of its own, as a terminal runs it, with nothing on its Redis port. */
   async function startEmbedded(dataDir: string, redisPort: number, roles = 'worker'): Promise<{ child: ResultPromise; log: () => string }> {
     const env: Record<string, string | undefined> = {
@@ -405,7 +411,7 @@ describe('dancelift start and its embedded Redis', () => {
       DANCELIFT_HTTP_PORT: String(webPort),
       LOG_LEVEL: 'warn',
     };
-    const r = await execa('node', [cli, 'start'], { reject: false, env, timeout: 90_000 });
+    const r = await execa('node', [cli, 'start'], { reject: false, env, timeout: 240_000 });
     expect(r.timedOut).toBe(false);
     expect(r.exitCode).toBe(1);
     const lines = String(r.stderr).trim().split('\n');
@@ -417,9 +423,26 @@ describe('dancelift start and its embedded Redis', () => {
     if (existsSync(pidFile)) expect(alive(Number(readFileSync(pidFile, 'utf8')))).toBe(false);
   });
 
+  it('one SIGTERM stops start even while its Redis is down; a second one exits at once', async () => {
+    const down = await ownRedis(path.join(tmp.dir, 'redis-down'));
+    cleanups.push(() => down.stop());
+    const dir = path.join(tmp.dir, 'sigterm');
+    const { child, log } = await workerProcess({ env: { REDIS_URL: down.url, DANCELIFT_DATA_DIR: path.join(dir, 'data'), DANCELIFT_TEMP_DIR: path.join(dir, 'tmp'), DANCELIFT_QUEUE_PREFIX: 'faults-sigterm', DANCELIFT_LOCK_MS: '5000' } });
+    await down.kill();
+    await until('outage noticed', () => log().includes('Redis unreachable'), 30_000);
+    child.kill('SIGTERM');
+    const first = await Promise.race([child.then(() => 'exited' as const), sleep(20_000).then(() => 'still stopping' as const)]);
+    if (first === 'still stopping') child.kill('SIGTERM');
+    const ended = await child;
+    // Stopped by the first signal (cleanly, or giving up on the hand-back), or at once by the second.
+    expect(ended.signal, log()).toBeUndefined();
+    expect(first === 'exited' ? [0, 1] : [130]).toContain(ended.exitCode);
+    expect(log().match(/Redis unreachable/g)).toHaveLength(1);
+  });
+
   it('start with Redis unreachable: exits 1 with one line', async () => {
     const env = { ...process.env, REDIS_URL: `redis://127.0.0.1:${await freePort()}`, DANCELIFT_DATA_DIR: path.join(tmp.dir, 'no-redis'), DANCELIFT_ROLES: 'worker', LOG_LEVEL: 'warn' };
-    const r = await execa('node', [cli, 'start'], { reject: false, env, timeout: 60_000 });
+    const r = await execa('node', [cli, 'start'], { reject: false, env, timeout: 240_000 });
     expect(r.timedOut).toBe(false);
     expect(r.exitCode).toBe(1);
     const lines = String(r.stderr).trim().split('\n');

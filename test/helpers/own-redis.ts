@@ -39,7 +39,8 @@ export async function ownRedis(dir: string): Promise<OwnRedis> {
     async start() {
       const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', '', '--maxmemory-policy', 'noeviction'];
       child = spawn(bin, args, { stdio: 'ignore' });
-      const deadline = Date.now() + 15_000;
+      // Generous: on a loaded machine a fresh server may take a while to answer.
+      const deadline = Date.now() + 60_000;
       while ((await pingRedis(url, 500)) !== null) {
         if (Date.now() > deadline) throw new Error(`own redis-server on ${port} did not answer`);
         await sleep(50);
