@@ -252,6 +252,17 @@ describe('cancel', () => {
 });
 
 describe('limits under a burst of parallel submits (no worker)', { timeout: 300_000 }, () => {
+  const long = { DANCELIFT_MAX_DURATION_S: '3600' };
+  /**
+   * A 20 MB video (the small one looped, stream-copied): copying it into the data dir takes long
+   * enough that all the submits of a burst are between their limit check and their enqueue at once.
+   */
+  let big: string;
+  beforeAll(async () => {
+    big = path.join(tmp.dir, 'big.mp4');
+    await ffmpeg(['-stream_loop', '75', '-i', slow, '-c', 'copy', big]);
+  });
+
   /** 12 submits at once from three service instances (three sets of connections); returns how many got in and why the rest did not. */
   async function burst(s: Stack, users: (i: number) => string): Promise<{ accepted: string[]; refused: string[] }> {
     const others = await Promise.all([0, 1].map(() => openService(s.config, { startEmbedded: false, log: pino({ level: 'silent' }) })));
@@ -259,7 +270,7 @@ describe('limits under a burst of parallel submits (no worker)', { timeout: 300_
     const services = [s.service, ...others];
     const results = await Promise.allSettled(
       Array.from({ length: 12 }, (_, i) =>
-        submitEnhance(services[i % 3].producer, { file: small, requester: requester(users(i)), background: 'white', options: {} }),
+        submitEnhance(services[i % 3].producer, { file: big, requester: requester(users(i)), background: 'white', options: {} }),
       ),
     );
     const accepted = results.flatMap((r) => (r.status === 'fulfilled' ? [r.value.jobId] : []));
@@ -272,7 +283,7 @@ describe('limits under a burst of parallel submits (no worker)', { timeout: 300_
   }
 
   it('12 parallel submits with limits.maxQueueLength 4: exactly 4 accepted', async () => {
-    const s = await stack('burst-queue', {}, (c) => Object.assign(c.limits, { maxQueueLength: 4, perUserInFlight: 100, perUserPerDay: 100 }));
+    const s = await stack('burst-queue', long, (c) => Object.assign(c.limits, { maxQueueLength: 4, perUserInFlight: 100, perUserPerDay: 100 }));
     const { accepted, refused } = await burst(s, (i) => `q${i}`);
     expect(accepted).toHaveLength(4);
     expect(refused).toEqual(Array(8).fill('QUEUE_FULL'));
@@ -282,14 +293,14 @@ describe('limits under a burst of parallel submits (no worker)', { timeout: 300_
   });
 
   it('12 parallel submits of one user with perUserInFlight 3: exactly 3 accepted', async () => {
-    const s = await stack('burst-user', {}, (c) => Object.assign(c.limits, { maxQueueLength: 100, perUserInFlight: 3, perUserPerDay: 100 }));
+    const s = await stack('burst-user', long, (c) => Object.assign(c.limits, { maxQueueLength: 100, perUserInFlight: 3, perUserPerDay: 100 }));
     const { accepted, refused } = await burst(s, () => 'same');
     expect(accepted).toHaveLength(3);
     expect(refused).toEqual(Array(9).fill('USER_BUSY'));
   });
 
   it('12 parallel submits of one user with perUserPerDay 2: exactly 2 accepted', async () => {
-    const s = await stack('burst-day', {}, (c) => Object.assign(c.limits, { maxQueueLength: 100, perUserInFlight: 100, perUserPerDay: 2 }));
+    const s = await stack('burst-day', long, (c) => Object.assign(c.limits, { maxQueueLength: 100, perUserInFlight: 100, perUserPerDay: 2 }));
     const { accepted, refused } = await burst(s, () => 'daily');
     expect(accepted).toHaveLength(2);
     expect(refused).toEqual(Array(10).fill('USER_DAILY_LIMIT'));
