@@ -142,3 +142,24 @@ describe('other texts', () => {
     expect(backgroundLabel('my-beach', 'zh')).toBe('my-beach');
   });
 });
+
+describe('queue failures and cancel outcomes', () => {
+  it('words the final failures the queue decides, in both languages, without paths', async () => {
+    const { JOB_FAILURE_CODES } = await import('../src/queue/jobs.js');
+    for (const locale of LOCALES) {
+      for (const code of JOB_FAILURE_CODES) {
+        const text = errorMessage({ code, message: 'refusing path "../../etc/passwd"', params: {} }, locale);
+        expect(text).not.toMatch(/passwd|^Error:|出错了/);
+        expect(text.length).toBeGreaterThan(5);
+      }
+    }
+    expect(errorMessage({ code: 'JOB_DATA_INVALID', params: {} }, 'en')).toMatch(/send the video again/);
+    expect(errorMessage({ code: 'DISK_FULL', params: {} }, 'zh')).toMatch(/磁盘空间不足/);
+  });
+
+  it('says what cancel did, in both languages', async () => {
+    const { cancelOutcomeText } = await import('../src/i18n/messages.js');
+    expect(cancelOutcomeText('recorded', 'en')).toMatch(/^cancel recorded: no worker is running it now/);
+    expect(cancelOutcomeText('cancelling', 'zh')).toMatch(/正在停止/);
+  });
+});

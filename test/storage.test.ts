@@ -152,3 +152,35 @@ describe('disk space', () => {
     await expect(storage.ensureFree(free * 2)).rejects.toMatchObject({ code: 'DISK_FULL' });
   });
 });
+
+describe('sweeping inputs of ended jobs', () => {
+  it('reads the job id back from an input name', async () => {
+    const { jobIdOfInput } = await import('../src/queue/storage.js');
+    expect(jobIdOfInput(storage.newInputPath('j0123456789ab', 'My Dance!.MP4').rel)).toBe('j0123456789ab');
+    expect(jobIdOfInput(storage.newInputPath('j-with-dash', 'clip').rel)).toBe('j-with-dash');
+    expect(jobIdOfInput('notes.txt')).toBeNull();
+  });
+
+  it('removes only old inputs whose job has ended, and asks about no young one', async () => {
+    const { INPUT_GRACE_MS } = await import('../src/queue/storage.js');
+    const now = Date.now();
+    const make = (jobId: string, ageMs: number) => {
+      const p = storage.newInputPath(jobId, 'v.mp4');
+      writeFileSync(p.abs, 'x');
+      utimesSync(p.abs, (now - ageMs) / 1000, (now - ageMs) / 1000);
+      return p;
+    };
+    const endedOld = make('jended', INPUT_GRACE_MS + 60_000);
+    const liveOld = make('jlive', INPUT_GRACE_MS + 60_000);
+    const endedYoung = make('jyoung', 1000);
+    const asked: string[] = [];
+    const removed = await storage.sweepInputs(async (id) => {
+      asked.push(id);
+      return id !== 'jlive';
+    }, now);
+    expect(removed.map((f) => f.rel)).toEqual([endedOld.rel]);
+    expect(asked.sort()).toEqual(['jended', 'jlive']);
+    expect(existsSync(endedOld.abs)).toBe(false);
+    expect(existsSync(liveOld.abs) && existsSync(endedYoung.abs)).toBe(true);
+  });
+});

@@ -2,7 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { logger } from '../log.js';
-import { errorMessage, localeFrom, stageLabel, type Locale } from '../i18n/messages.js';
+import { cancelOutcomeText, errorMessage, localeFrom, stageLabel, type Locale } from '../i18n/messages.js';
 import { openService, type Service } from '../service/context.js';
 import { startRoles } from '../service/start.js';
 import { submitEnhance } from '../queue/producer.js';
@@ -14,29 +14,53 @@ import type { SubmitFlags } from './args.js';
 
 const localeOf = (lang?: string): Locale => localeFrom(lang ?? process.env.LC_ALL ?? process.env.LC_MESSAGES ?? process.env.LANG);
 
-/** `dancelift start`: runs until SIGINT/SIGTERM, then stops cleanly (running jobs handed back). */
+/** How long an orderly stop may take before `start` gives up on it (a hand-back needs Redis). */
+const stopGraceMs = (config: Config) => config.queue.lockDurationMs + 30_000;
+
+/**
+ * `dancelift start`: runs until SIGINT/SIGTERM, then stops cleanly (running jobs handed back, the
+ * embedded Redis shut down last). A role that cannot start ends it at once: what was opened is
+ * closed, one line says why, the exit code is 1. One signal always stops it (a stop that hangs gives
+ * up after the lock duration and 30 s); a second signal exits at once.
+ */
 export async function runStart(config: Config): Promise<number> {
   // Listen before starting anything: a SIGTERM that arrives while the roles start (the worker may
   // already hold a job) must still lead to a clean hand-back, not a kill.
   // `on`, not `once`: execa's child clean-up (signal-exit) re-raises a signal when it finds no other
   // listener, and a `once` listener has already removed itself by then, so a SIGTERM during a job
   // killed the process before the hand-back. A second signal means "now".
-  let first: string | undefined;
+  const stop = new AbortController();
   const stopped = new Promise<string>((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
-      if (first) {
+      if (stop.signal.aborted) {
         logger.warn({ signal }, 'second signal: exiting without handing jobs back');
         process.exit(130);
       }
-      first = signal;
+      stop.abort(new Error(`stopped by ${signal} while starting`));
       resolve(signal);
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
-  const running = await startRoles(config, logger);
+  let running;
+  try {
+    running = await startRoles(config, logger, stop.signal);
+  } catch (err) {
+    if (stop.signal.aborted) {
+      logger.info('stopped while starting');
+      process.exit(0);
+    }
+    process.stderr.write(`dancelift start: ${errorMessage(err, localeOf())}\n`);
+    process.exit(1);
+  }
   logger.info({ signal: await stopped }, 'shutting down');
+  const giveUp = setTimeout(() => {
+    logger.error({ afterMs: stopGraceMs(config) }, 'stop did not finish: exiting without it');
+    process.exit(1);
+  }, stopGraceMs(config));
+  giveUp.unref();
   await running.close();
+  clearTimeout(giveUp);
   return 0;
 }
 
@@ -164,18 +188,13 @@ export async function runJobs(config: Config, json: boolean): Promise<number> {
 
 /** `dancelift cancel <id>...` */
 export async function runCancel(config: Config, ids: string[]): Promise<number> {
+  const locale = localeOf();
   const service = await openService(config, { startEmbedded: false });
   let code = 0;
   try {
     for (const id of ids) {
       const outcome = await cancelJob(service.cancel, id);
-      const text = {
-        removed: 'removed from the queue',
-        cancelling: 'stopping (the worker aborts it now)',
-        finished: 'already finished',
-        'not-found': 'no such job',
-      }[outcome];
-      process.stdout.write(`${id}: ${text}\n`);
+      process.stdout.write(`${id}: ${cancelOutcomeText(outcome, locale)}\n`);
       if (outcome === 'finished' || outcome === 'not-found') code = 1;
     }
     return code;

@@ -44,6 +44,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_BACKGROUNDS_DIR: { path: ['backgrounds', 'dir'] },
   DANCELIFT_ROLES: { path: ['roles'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   REDIS_URL: { path: ['redis', 'url'] },
+  DANCELIFT_REDIS_PORT: { path: ['redis', 'port'], parse: Number },
   DANCELIFT_QUEUE_PREFIX: { path: ['queue', 'prefix'] },
   DANCELIFT_CONCURRENCY: { path: ['queue', 'concurrency'], parse: Number },
   DANCELIFT_LOCK_MS: { path: ['queue', 'lockDurationMs'], parse: Number },

@@ -63,7 +63,7 @@ export const configSchema = z
       .strict(),
     backgrounds: z.object({ dir: z.string(), default: z.string().min(1) }).strict(),
     roles: z.array(z.enum(['bots', 'worker', 'web'])),
-    redis: z.object({ url: z.string(), embedded: z.boolean() }).strict(),
+    redis: z.object({ url: z.string(), embedded: z.boolean(), port: z.number().int().min(1).max(65535) }).strict(),
     queue: z
       .object({
         prefix: z.string().min(1),

@@ -11,6 +11,11 @@ import { ERROR_CODES, type ErrorCode } from '../pipeline/errors.js';
 export { ERROR_CODES };
 import type { StageName } from '../pipeline/types.js';
 import { REFUSAL_CODES, type RefusalCode } from '../queue/limits.js';
+import { JOB_FAILURE_CODES, type JobFailureCode } from '../queue/jobs.js';
+import type { CancelOutcome } from '../queue/cancel.js';
+
+/** Final job failures the queue decides; DISK_FULL shares the refusal's text. */
+type QueueFailureCode = Exclude<JobFailureCode, RefusalCode>;
 
 export type Locale = 'en' | 'zh';
 export const LOCALES: readonly Locale[] = ['en', 'zh'];
@@ -25,6 +30,10 @@ export interface Texts {
   errors: Record<ErrorCode, Text>;
   /** The service's refusals (limits, full queue, full disk), with when to try again. */
   refusals: Record<RefusalCode, Text>;
+  /** Jobs the queue ends for good itself (bad job data, a refused input path). */
+  jobFailures: Record<QueueFailureCode, Text>;
+  /** What `dancelift cancel` did to a job. */
+  cancel: Record<CancelOutcome, string>;
   /** An error we have no code for. */
   genericError: Text;
   stages: Record<StageName, string>;
@@ -108,6 +117,17 @@ export const TEXTS: Record<Locale, Texts> = {
       USER_DAILY_LIMIT: (p) => `You have reached today's limit${has(p.limit) ? ` of ${p.limit} videos` : ''}${retry(p, 'en')}.`,
       CHAT_NOT_ALLOWED: () => 'This chat is not allowed to use this bot. Ask its owner to add it.',
     },
+    jobFailures: {
+      JOB_DATA_INVALID: () => 'This job could not be read (it was made by another version of dancelift); please send the video again.',
+      INPUT_REFUSED: () => 'The uploaded file of this job could not be used; please send the video again.',
+    },
+    cancel: {
+      removed: 'removed from the queue',
+      cancelling: 'stopping: the worker running it is aborting it now',
+      recorded: 'cancel recorded: no worker is running it now; it ends as cancelled, without running, when a worker takes it up',
+      finished: 'already finished',
+      'not-found': 'no such job',
+    },
     genericError: (p) => `Error: ${has(p.message) ? str(p.message) : 'something went wrong.'}`,
     stages: { decode: 'decode', upscale: 'upscale', matte: 'matte', compose: 'compose' },
     summary: {
@@ -152,6 +172,17 @@ export const TEXTS: Record<Locale, Texts> = {
       USER_DAILY_LIMIT: (p) => `你已达到今日上限${has(p.limit) ? `（${p.limit} 个视频）` : ''}${retry(p, 'zh')}。`,
       CHAT_NOT_ALLOWED: () => '此聊天不允许使用本机器人，请联系机器人所有者添加。',
     },
+    jobFailures: {
+      JOB_DATA_INVALID: () => '无法读取此任务（它由另一版本的 dancelift 创建），请重新发送视频。',
+      INPUT_REFUSED: () => '此任务上传的文件无法使用，请重新发送视频。',
+    },
+    cancel: {
+      removed: '已从队列中移除',
+      cancelling: '正在停止：运行它的 worker 正在中止它',
+      recorded: '已记录取消：目前没有 worker 在运行它；当有 worker 接手时，它会直接以“已取消”结束，不再运行',
+      finished: '已经结束',
+      'not-found': '没有这个任务',
+    },
     genericError: (p) => `出错了：${has(p.message) ? str(p.message) : '未知错误。'}`,
     stages: { decode: '解码', upscale: '超分放大', matte: '抠像', compose: '合成编码' },
     summary: {
@@ -191,6 +222,10 @@ function isRefusalCode(v: unknown): v is RefusalCode {
   return typeof v === 'string' && (REFUSAL_CODES as readonly string[]).includes(v);
 }
 
+function isJobFailureCode(v: unknown): v is QueueFailureCode {
+  return typeof v === 'string' && !isRefusalCode(v) && (JOB_FAILURE_CODES as readonly string[]).includes(v);
+}
+
 function isErrorCode(v: unknown): v is ErrorCode {
   return typeof v === 'string' && (ERROR_CODES as readonly string[]).includes(v);
 }
@@ -208,6 +243,7 @@ export function errorMessage(err: unknown, locale: Locale): string {
       const params = typeof e.params === 'object' && e.params !== null ? (e.params as Params) : {};
       return oneLine(texts.refusals[e.code](params));
     }
+    if (isJobFailureCode(e.code)) return oneLine(texts.jobFailures[e.code]({}));
     if (isErrorCode(e.code)) {
       const params = typeof e.params === 'object' && e.params !== null ? (e.params as Params) : {};
       return oneLine(texts.errors[e.code](params));
@@ -216,6 +252,11 @@ export function errorMessage(err: unknown, locale: Locale): string {
     return oneLine(texts.genericError({ message }));
   }
   return oneLine(texts.genericError({ message: err === undefined ? '' : String(err) }));
+}
+
+/** One line for what `cancel` did to a job. */
+export function cancelOutcomeText(outcome: CancelOutcome, locale: Locale): string {
+  return TEXTS[locale].cancel[outcome];
 }
 
 /** The user-facing name of a pipeline stage. */

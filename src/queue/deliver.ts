@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { deliverJobSchema, type DeliverJobData, type EnhanceJobData, type Requester } from './jobs.js';
 import { deliverQueueName, type Queues } from './queues.js';
+import { createOutageLog } from './outage.js';
+import { outageOf } from './redis.js';
 
 /**
  * Puts the outcome of an enhance job on its platform's delivery queue. The delivery's id is fixed
@@ -35,15 +37,19 @@ export function startDeliverWorker(
   send: (data: DeliverJobData) => Promise<void>,
   log?: Logger,
 ): Worker {
+  const conn = connection();
   const worker = new Worker(
     deliverQueueName(platform),
     async (job) => {
       const data = deliverJobSchema.parse(job.data);
       await send(data);
     },
-    { connection: connection(), prefix: config.queue.prefix, concurrency: 4 },
+    { connection: conn, prefix: config.queue.prefix, concurrency: 4 },
   );
   worker.on('failed', (job, err) => log?.warn({ jobId: job?.data?.jobId, err: err.message, attempt: job?.attemptsMade }, 'delivery failed, will retry'));
-  worker.on('error', (err) => log?.error({ err }, 'delivery worker error'));
+  // One line per Redis outage (the service's own log when the connection is one of its handle's).
+  const outage = outageOf(conn) ?? (log ? createOutageLog(log) : undefined);
+  if (outage) outage.watch(`deliver worker ${platform}`, worker);
+  else worker.on('error', () => {});
   return worker;
 }

@@ -102,8 +102,15 @@ export const resultSchema = z.object({
 });
 export type JobResult = z.infer<typeof resultSchema>;
 
+/**
+ * Failures the queue itself decides (not the pipeline): job data that fails this schema, an input
+ * path the storage refuses, a full disk. All three are final: retrying cannot help.
+ */
+export const JOB_FAILURE_CODES = ['JOB_DATA_INVALID', 'INPUT_REFUSED', 'DISK_FULL'] as const;
+export type JobFailureCode = (typeof JOB_FAILURE_CODES)[number];
+
 export const wireErrorSchema = z.object({
-  code: z.enum(ERROR_CODES).optional(),
+  code: z.enum([...ERROR_CODES, ...JOB_FAILURE_CODES]).optional(),
   message: z.string(),
   params: z.record(z.union([z.string(), z.number()])).default({}),
 });

@@ -9,8 +9,9 @@ import type { Requester } from './jobs.js';
  * Flow for one request:
  *   checkLimits(...)        cheap early refusal, before downloading the user's file (reserves nothing)
  *   storage.ensureFree(...) disk
- *   reserveSlot(...)        atomic check + reservation of the per-user limits (a Lua script)
- *   queue.add(...)          on failure: releaseSlot(...)
+ *   reserveSlot(...)        atomic check + reservation of all three limits (one Lua script): the
+ *                           queue's length, the user's jobs in flight, the user's jobs today
+ *   queue.add(...)          then enqueued(...); on failure: releaseSlot(...)
  *   releaseSlot(...)        when the job completes, fails for good or is cancelled (idempotent)
  *
  * Keys (all under the queue prefix, so two installations can share a server):
@@ -165,35 +166,90 @@ export async function checkLimits(
 }
 
 /**
- * KEYS: in-flight set, day counter. ARGV: jobId, max in flight, max per day, now (ms), day TTL, set TTL.
- * Returns {status, inFlight, today}: 1 reserved, 0 already reserved (nothing counted twice),
- * -1 busy, -2 daily limit.
+ * The enhance queue as the reservation script sees it: BullMQ's own keys for its waiting jobs (the
+ * `wait` and `paused` lists, the `prioritized` set), the prefix of its job hashes, and a sorted set of
+ * our own holding the jobs reserved but not yet added (id → reserved at, ms).
+ */
+export interface QueueRef {
+  wait: string;
+  paused: string;
+  prioritized: string;
+  /** `${prefix}:enhance:`: a job's hash is this plus its id. */
+  jobKeyPrefix: string;
+  pending: string;
+}
+
+/** The QueueRef of a BullMQ queue (its `keys` and `toKey`). */
+export function queueRef(queue: { keys: Record<string, string>; toKey(type: string): string }): QueueRef {
+  return {
+    wait: queue.keys.wait,
+    paused: queue.keys.paused,
+    prioritized: queue.keys.prioritized,
+    jobKeyPrefix: queue.toKey(''),
+    pending: queue.toKey('dancelift-reserved'),
+  };
+}
+
+/** A reservation whose job never appeared in the queue (its producer died) stops counting after this. */
+const PENDING_STALE_MS = 5 * 60 * 1000;
+
+/**
+ * Every limit of a submit, checked and taken in one script, so that a burst of parallel submits
+ * cannot all see the same free room (reading the queue's length beside the script let 16 of 50 in
+ * under a limit of 10).
+ * KEYS: in-flight set, day counter, wait list, paused list, prioritized set, pending set.
+ * ARGV: jobId, max in flight, max per day, now (ms), day TTL, set TTL, max queue length (-1: none),
+ *       job key prefix, pending stale ms.
+ * Returns {status, inFlight, today, waiting}: 1 reserved, 0 already reserved (nothing counted twice),
+ * -1 busy, -2 daily limit, -3 queue full. `waiting` counts the queue's waiting jobs plus the
+ * reservations whose job is not in the queue yet. Reading job hashes by a key not in KEYS is fine
+ * on a standalone server, which is what BullMQ's scripts assume too (one hash tag per queue).
  */
 const RESERVE_SCRIPT = `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
-  return {0, redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
+  return {0, redis.call('ZCARD', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0'), 0}
 end
+local now = tonumber(ARGV[4])
 local inflight = redis.call('ZCARD', KEYS[1])
 local today = tonumber(redis.call('GET', KEYS[2]) or '0')
-if today >= tonumber(ARGV[3]) then return {-2, inflight, today} end
-if inflight >= tonumber(ARGV[2]) then return {-1, inflight, today} end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+local maxQueue = tonumber(ARGV[7])
+local waiting = 0
+if maxQueue >= 0 then
+  local pending = redis.call('ZRANGE', KEYS[6], 0, -1, 'WITHSCORES')
+  for i = 1, #pending, 2 do
+    local id = pending[i]
+    if tonumber(pending[i + 1]) < now - tonumber(ARGV[9]) or redis.call('EXISTS', ARGV[8] .. id) == 1 then
+      redis.call('ZREM', KEYS[6], id)
+    else
+      waiting = waiting + 1
+    end
+  end
+  waiting = waiting + redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4]) + redis.call('ZCARD', KEYS[5])
+  if waiting >= maxQueue then return {-3, inflight, today, waiting} end
+end
+if today >= tonumber(ARGV[3]) then return {-2, inflight, today, waiting} end
+if inflight >= tonumber(ARGV[2]) then return {-1, inflight, today, waiting} end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 today = redis.call('INCR', KEYS[2])
 redis.call('EXPIRE', KEYS[2], ARGV[5])
-return {1, inflight + 1, today}
+if maxQueue >= 0 then
+  redis.call('ZADD', KEYS[6], now, ARGV[1])
+  waiting = waiting + 1
+end
+return {1, inflight + 1, today, waiting}
 `;
 
-type ReserveCommand = (k1: string, k2: string, ...args: Array<string | number>) => Promise<[number, number, number]>;
+type ReserveCommand = (...args: Array<string | number>) => Promise<[number, number, number, number]>;
 const defined = new WeakSet<Redis>();
 
 function reserveCommand(redis: Redis): ReserveCommand {
   if (!defined.has(redis)) {
     // defineCommand sends EVALSHA and falls back to EVAL once per server (script cache).
-    redis.defineCommand('danceliftReserveSlot', { numberOfKeys: 2, lua: RESERVE_SCRIPT });
+    redis.defineCommand('danceliftReserve', { numberOfKeys: 6, lua: RESERVE_SCRIPT });
     defined.add(redis);
   }
-  const cmd = (redis as unknown as { danceliftReserveSlot: ReserveCommand }).danceliftReserveSlot;
+  const cmd = (redis as unknown as { danceliftReserve: ReserveCommand }).danceliftReserve;
   return cmd.bind(redis);
 }
 
@@ -205,9 +261,11 @@ export interface Reservation {
 }
 
 /**
- * Atomically checks the user's limits and takes a slot for `jobId`: adds it to their in-flight set and
- * counts it for today (UTC). Two simultaneous requests cannot both take the last slot. Calling it again
- * for the same job is harmless. Throws USER_DAILY_LIMIT or USER_BUSY.
+ * Atomically checks the limits and takes a slot for `jobId`: adds it to the user's in-flight set,
+ * counts it for today (UTC) and, given the queue, checks `maxQueueLength` against the waiting jobs
+ * plus the reservations not yet enqueued and holds a place among them until `enqueued` (or
+ * `releaseSlot`). Two simultaneous requests cannot both take the last slot or the last place.
+ * Calling it again for the same job is harmless. Throws QUEUE_FULL, USER_DAILY_LIMIT or USER_BUSY.
  */
 export async function reserveSlot(
   redis: Redis,
@@ -216,28 +274,51 @@ export async function reserveSlot(
   requester: Requester,
   jobId: string,
   now = Date.now(),
+  queue?: QueueRef,
 ): Promise<Reservation> {
-  const { perUserInFlight, perUserPerDay } = config.limits;
-  const [status, inFlight, today] = await reserveCommand(redis)(
+  const { perUserInFlight, perUserPerDay, maxQueueLength } = config.limits;
+  // Without a queue the three queue keys are placeholders the script does not read.
+  const none = `${prefix}:no-queue`;
+  const [status, inFlight, today, waiting] = await reserveCommand(redis)(
     inFlightKey(prefix, requester),
     dayKey(prefix, requester, now),
+    queue?.wait ?? none,
+    queue?.paused ?? none,
+    queue?.prioritized ?? none,
+    queue?.pending ?? none,
     jobId,
     perUserInFlight,
     perUserPerDay,
     now,
     DAY_KEY_TTL_S,
     INFLIGHT_KEY_TTL_S,
+    queue ? maxQueueLength : -1,
+    queue?.jobKeyPrefix ?? none,
+    PENDING_STALE_MS,
   );
+  if (status === -3) throw queueFull(maxQueueLength, waiting);
   if (status === -2) throw dailyLimit(perUserPerDay, today, now);
   if (status === -1) throw userBusy(perUserInFlight, inFlight);
   return { reserved: status === 1, inFlight, today };
+}
+
+/** The job is in the queue now: its place counts through BullMQ's own lists from here on. */
+export async function enqueued(redis: Redis, queue: QueueRef, jobId: string): Promise<void> {
+  await redis.zrem(queue.pending, jobId);
 }
 
 /**
  * Frees the job's slot (the day's count stays). Idempotent: call it whenever a job completes, fails for
  * good or is cancelled. Returns whether the job held a slot.
  */
-export async function releaseSlot(redis: Redis, prefix: string, requester: Pick<Requester, 'platform' | 'userId'>, jobId: string): Promise<boolean> {
+export async function releaseSlot(
+  redis: Redis,
+  prefix: string,
+  requester: Pick<Requester, 'platform' | 'userId'>,
+  jobId: string,
+  queue?: QueueRef,
+): Promise<boolean> {
+  if (queue) await redis.zrem(queue.pending, jobId);
   return (await redis.zrem(inFlightKey(prefix, requester), jobId)) > 0;
 }
 

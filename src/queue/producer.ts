@@ -18,8 +18,10 @@ export interface ProducerDeps {
     ensureFree(bytesNeeded: number): Promise<void>;
   };
   limits: {
-    /** Refuses (ServiceRefusal) or records the job against the user's limits, atomically. */
-    reserve(requester: Requester, jobId: string, waiting: number): Promise<void>;
+    /** Refuses (ServiceRefusal) or records the job against the queue's and the user's limits, atomically. */
+    reserve(requester: Requester, jobId: string): Promise<void>;
+    /** The job is in the queue: its reserved place there is now counted by the queue itself. */
+    enqueued(jobId: string): Promise<void>;
     release(requester: Requester, jobId: string): Promise<void>;
   };
 }
@@ -60,8 +62,9 @@ export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Pro
   await deps.storage.ensureFree(size * 12 + 256 * 1024 * 1024);
 
   const jobId = newJobId();
-  const waiting = await queues.enhance.getWaitingCount();
-  await deps.limits.reserve(req.requester, jobId, waiting);
+  // The queue's length is checked inside the reservation, never read beside it: a burst of
+  // submits would all see the same room.
+  await deps.limits.reserve(req.requester, jobId);
   let imported: { rel: string; bytes: number } | undefined;
   try {
     const name = req.name ?? path.basename(req.file);
@@ -82,6 +85,7 @@ export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Pro
       removeOnComplete: { age: keepS },
       removeOnFail: { age: keepS },
     });
+    await deps.limits.enqueued(jobId).catch(() => {});
     return { jobId, position: await queuePosition(queues.enhance, jobId) };
   } catch (err) {
     if (imported) await deps.storage.removeInput(imported.rel).catch(() => {});

@@ -1,6 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
+import type { OutageLog } from './outage.js';
 import { DELIVER_QUEUE, ENHANCE_QUEUE, type Requester } from './jobs.js';
 
 /** Each platform has its own delivery queue, so a bot that is down leaves only its own deliveries waiting. */
@@ -13,14 +14,19 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export function openQueues(config: Config, connection: () => Redis): Queues {
+/**
+ * The queues of this process. With `outage`, each one's 'error' events go to it (one line per
+ * outage); without, they are logged nowhere but do not crash the process.
+ */
+export function openQueues(config: Config, connection: () => Redis, outage?: OutageLog): Queues {
   const prefix = config.queue.prefix;
-  const enhance = new Queue(ENHANCE_QUEUE, { connection: connection(), prefix });
+  const watch = (name: string, q: Queue): Queue => (outage ? outage.watch(name, q) : q.on('error', () => {}));
+  const enhance = watch('queue enhance', new Queue(ENHANCE_QUEUE, { connection: connection(), prefix }));
   const deliverQueues = new Map<string, Queue>();
   const deliver = (platform: Requester['platform']) => {
     let q = deliverQueues.get(platform);
     if (!q) {
-      q = new Queue(deliverQueueName(platform), { connection: connection(), prefix });
+      q = watch(`queue ${deliverQueueName(platform)}`, new Queue(deliverQueueName(platform), { connection: connection(), prefix }));
       deliverQueues.set(platform, q);
     }
     return q;
@@ -35,8 +41,11 @@ export function openQueues(config: Config, connection: () => Redis): Queues {
   };
 }
 
-export function openEvents(config: Config, connection: () => Redis): QueueEvents {
-  return new QueueEvents(ENHANCE_QUEUE, { connection: connection(), prefix: config.queue.prefix });
+export function openEvents(config: Config, connection: () => Redis, outage?: OutageLog): QueueEvents {
+  const events = new QueueEvents(ENHANCE_QUEUE, { connection: connection(), prefix: config.queue.prefix });
+  if (outage) outage.watch('queue events', events);
+  else events.on('error', () => {});
+  return events;
 }
 
 /** 1-based place of a waiting job (oldest first), or undefined when it is not waiting. */

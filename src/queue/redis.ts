@@ -6,6 +6,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { logger as defaultLogger, type Logger } from '../log.js';
 import { findExecutable, installHint, isExecutable } from '../pipeline/tools.js';
+import { createOutageLog, type OutageLog } from './outage.js';
 
 /**
  * Where the queue's Redis comes from, in this order:
@@ -14,15 +15,17 @@ import { findExecutable, installHint, isExecutable } from '../pipeline/tools.js'
  * 3. 127.0.0.1:6379 when something answers PING there within about a second;
  * 4. when `redis.embedded` is on and `redis-server` is installed, a server of our own: data in
  *    `<dataDir>/redis`, append-only persistence, `maxmemory-policy noeviction`, bound to 127.0.0.1.
- *    It runs as our child and is shut down (AOF flushed) by `close()`; if we die without closing it,
- *    it lives on and the next dancelift process finds it through the port file and adopts it.
+ *    It runs detached, in a session (and process group) of its own, so that a Ctrl-C or a service
+ *    manager's stop signal to dancelift's group does not reach it: the graceful hand-back that follows
+ *    still has its Redis, and `close()` then shuts it down (AOF flushed). If we die without closing
+ *    it, it lives on and the next dancelift process finds it through the port file and adopts it.
  * Whatever the source, `maxmemory-policy` is checked (BullMQ needs `noeviction`) and set when allowed.
  */
 
 export const DEFAULT_REDIS_PORT = 6379;
 const LOCALHOST = '127.0.0.1';
 
-export type RedisLog = Pick<Logger, 'info' | 'warn' | 'debug'>;
+export type RedisLog = Pick<Logger, 'info' | 'warn' | 'debug' | 'error'>;
 
 export interface EmbeddedRedis {
   port: number;
@@ -44,6 +47,8 @@ export interface RedisHandle {
   embedded: EmbeddedRedis | null;
   /** A new ioredis connection as BullMQ wants it (maxRetriesPerRequest: null); closed by close(). */
   connection(): Redis;
+  /** One log line per outage for every connection of this handle; BullMQ objects are added with watch(). */
+  outage: OutageLog;
   /** Quits every connection made by connection(), then stops the embedded server if it is ours. */
   close(): Promise<void>;
 }
@@ -62,6 +67,12 @@ export interface ConnectOptions {
   redisServer?: string;
   /** How long the default port may take to answer PING. Default 1000 ms. */
   probeTimeoutMs?: number;
+}
+
+const outageOfConnection = new WeakMap<Redis, OutageLog>();
+/** The outage log of the handle that made `redis` (so a BullMQ object built on it reports there too). */
+export function outageOf(redis: Redis): OutageLog | undefined {
+  return outageOfConnection.get(redis);
 }
 
 // --- files in the embedded server's dir -------------------------------------------------------
@@ -362,7 +373,9 @@ async function spawnRedis(bin: string, dir: string, port: number, readyTimeoutMs
     '--pidfile', pidFile(dir),
     '--logfile', logFile(dir),
   ];
-  const child = spawn(bin, args, { cwd: dir, stdio: 'ignore' });
+  // detached: its own session and process group, out of reach of the signals a terminal (Ctrl-C) or
+  // systemd send to ours; only stop() ends it.
+  const child = spawn(bin, args, { cwd: dir, stdio: 'ignore', detached: true });
   // Our exit must not wait for it; if we die without stop(), the next process adopts it.
   child.unref();
   let spawnError: Error | null = null;
@@ -457,7 +470,7 @@ function noRedisError(config: Config, why: string, defaultPort: number): Error {
 /** Finds or starts the Redis this process uses (see the module comment). */
 export async function connectRedis(config: Config, opts: ConnectOptions = {}): Promise<RedisHandle> {
   const log = opts.log ?? defaultLogger;
-  const defaultPort = opts.defaultPort ?? DEFAULT_REDIS_PORT;
+  const defaultPort = opts.defaultPort ?? config.redis.port ?? DEFAULT_REDIS_PORT;
   const dir = embeddedDir(config);
   let url: string;
   let source: RedisSource;
@@ -510,10 +523,16 @@ export async function connectRedis(config: Config, opts: ConnectOptions = {}): P
   }
 
   const where = redactUrl(url);
+  const outage = createOutageLog(log);
   const connections = new Set<Redis>();
   const connection = (): Redis => {
     const r = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
-    r.on('error', (err: Error) => log.debug(`Redis at ${where}: ${err.message}`));
+    r.on('error', (err: Error) => {
+      log.debug(`Redis at ${where}: ${err.message}`);
+      outage.error('redis', err);
+    });
+    r.on('ready', () => outage.ready());
+    outageOfConnection.set(r, outage);
     r.once('end', () => connections.delete(r));
     connections.add(r);
     return r;
@@ -541,5 +560,5 @@ export async function connectRedis(config: Config, opts: ConnectOptions = {}): P
     connections.clear();
     if (embedded) await embedded.stop();
   };
-  return { url, source, embedded, connection, close: () => (closing ??= close()) };
+  return { url, source, embedded, connection, outage, close: () => (closing ??= close()) };
 }

@@ -53,11 +53,28 @@ export interface Storage {
   freeBytes(): Promise<number>;
   /** Throws ServiceRefusal DISK_FULL unless `bytesNeeded` fit and minFreeMb stays free. */
   ensureFree(bytesNeeded?: number, now?: number): Promise<void>;
-  /** Sweeps now and every `intervalMs` (timer unref'd: it never keeps the process alive). */
-  startSweeper(intervalMs?: number, log?: Pick<Logger, 'info' | 'warn'>): { stop(): void };
+  /**
+   * Removes inputs older than INPUT_GRACE_MS whose job `ended` says has ended (recorded done or
+   * failed for good, or gone): the ones a worker that died between BullMQ's record and its own
+   * clean-up left behind. Returns them.
+   */
+  sweepInputs(ended: (jobId: string) => Promise<boolean>, now?: number): Promise<SweptFile[]>;
+  /**
+   * Sweeps outputs (and, given `inputEnded`, inputs) now and every `intervalMs` (timer unref'd: it
+   * never keeps the process alive).
+   */
+  startSweeper(intervalMs?: number, log?: Pick<Logger, 'info' | 'warn'>, inputEnded?: (jobId: string) => Promise<boolean>): { stop(): void };
 }
 
 const MiB = 1024 * 1024;
+/** An input this young may belong to a job being submitted right now (imported, not yet queued). */
+export const INPUT_GRACE_MS = 10 * 60 * 1000;
+
+/** The job id an input's name starts with (`<job>-<8 hex>[.ext]`, see newInputPath), or null. */
+export function jobIdOfInput(rel: string): string | null {
+  const m = /^([A-Za-z0-9_-]+)-[0-9a-f]{8}(?:\.[a-z0-9]{1,8})?$/.exec(rel);
+  return m ? m[1] : null;
+}
 
 /** A job id (or uuid) reduced to [A-Za-z0-9_-], at most 64 characters; a new uuid if nothing is left. */
 export function safeId(id: string): string {
@@ -142,6 +159,22 @@ export function createStorage(config: Pick<Config, 'dataDir' | 'storage'>): Stor
     return removed;
   };
 
+  const sweepInputs = async (ended: (jobId: string) => Promise<boolean>, now = Date.now()): Promise<SweptFile[]> => {
+    const removed: SweptFile[] = [];
+    for (const f of await walk(inputsDir)) {
+      const jobId = jobIdOfInput(f.rel);
+      try {
+        const st = await stat(f.abs);
+        if (jobId === null || now - st.mtimeMs <= INPUT_GRACE_MS || !(await ended(jobId))) continue;
+        await rm(f.abs, { force: true });
+        removed.push({ rel: f.rel, bytes: st.size, mtimeMs: st.mtimeMs });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return removed;
+  };
+
   const freeBytes = async (): Promise<number> => {
     const s = await statfs(root);
     return Number(s.bavail) * Number(s.bsize);
@@ -186,6 +219,7 @@ export function createStorage(config: Pick<Config, 'dataDir' | 'storage'>): Stor
       return true;
     },
     sweepOutputs,
+    sweepInputs,
     freeBytes,
     async ensureFree(bytesNeeded = 0, now = Date.now()) {
       const free = await freeBytes();
@@ -201,7 +235,7 @@ export function createStorage(config: Pick<Config, 'dataDir' | 'storage'>): Stor
         retry,
       );
     },
-    startSweeper(intervalMs = 15 * 60 * 1000, log = defaultLogger) {
+    startSweeper(intervalMs = 15 * 60 * 1000, log = defaultLogger, inputEnded) {
       let running = false;
       const tick = async (): Promise<void> => {
         if (running) return;
@@ -212,6 +246,8 @@ export function createStorage(config: Pick<Config, 'dataDir' | 'storage'>): Stor
             const mb = removed.reduce((n, f) => n + f.bytes, 0) / MiB;
             log.info(`removed ${removed.length} expired output${removed.length === 1 ? '' : 's'} (${mb.toFixed(1)} MB)`);
           }
+          const inputs = inputEnded ? await sweepInputs(inputEnded) : [];
+          if (inputs.length) log.info(`removed ${inputs.length} input${inputs.length === 1 ? '' : 's'} of ended jobs`);
         } catch (err) {
           log.warn(`output sweep failed: ${(err as Error).message}`);
         } finally {

@@ -4,14 +4,19 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { enhance } from '../pipeline/index.js';
-import { isPipelineError, PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../pipeline/errors.js';
 import type { Progress, StageName } from '../pipeline/types.js';
-import { ENHANCE_QUEUE, enhanceJobSchema, type DeliverJobData, type EnhanceJobData, type JobResult, type WireError } from './jobs.js';
+import { ENHANCE_QUEUE, enhanceJobSchema, requesterSchema, type DeliverJobData, type EnhanceJobData, type JobResult, type WireError } from './jobs.js';
 import { summarizeProgress } from './progress.js';
 import { afterOutOfMemory } from './retry.js';
 import type { Queues } from './queues.js';
 import { deliverOutcome } from './deliver.js';
 import { writeWatchMeta } from '../web/watch-meta.js';
+import { acknowledgeCancel, cancelChannel, cancelRequested } from './cancel.js';
+import { classifyFailure } from './failure.js';
+import { readDoneMarker, writeDoneMarker } from './done-marker.js';
+import { createOutageLog } from './outage.js';
+import { outageOf } from './redis.js';
 
 /** What the worker needs from the rest of the service (wired in src/service/). */
 export interface WorkerDeps {
@@ -23,14 +28,13 @@ export interface WorkerDeps {
     outputFor(jobId: string, kind: 'enhanced' | 'cutout'): { abs: string; rel: string };
   };
   linkFor(relOutput: string): string;
-  /** Input removed, the user's slot released: called once a job has ended for good. */
+  /** Input removed, the user's slot released: called once BullMQ has recorded the job's end. */
   finish(jobId: string, data: EnhanceJobData): Promise<void>;
   log: Logger;
 }
 
 export function toWireError(err: unknown): WireError {
-  if (isPipelineError(err)) return { code: err.code, message: err.message, params: err.params };
-  return { message: err instanceof Error ? err.message : String(err), params: {} };
+  return classifyFailure(err).error;
 }
 
 /** The config of one attempt: a retry after a GPU out-of-memory runs with a smaller tile. */
@@ -40,6 +44,8 @@ function configFor(base: Config, data: EnhanceJobData): Config {
 }
 
 const PROGRESS_EVERY_MS = 1000;
+/** How often a running job looks for a cancel recorded while its worker missed the message. */
+const CANCEL_CHECK_EVERY_MS = 1000;
 
 export interface EnhanceWorker {
   worker: Worker;
@@ -47,39 +53,104 @@ export interface EnhanceWorker {
   close(): Promise<void>;
 }
 
+const cancelled = () => new PipelineError('CANCELLED', 'cancelled');
+
 /**
  * The GPU worker: takes `enhance` jobs one (or `queue.concurrency`) at a time and runs the pipeline.
  * Heavy work happens in child processes and a worker thread, so the event loop stays free to renew
- * the job's lock: a long job is never mistaken for a stalled one, and a killed worker's job goes
- * back to the queue after `lockDurationMs`. Outputs are named after the job id, so a job that runs
- * twice (at-least-once) overwrites its own files; its delivery has a fixed id, so it is sent once.
+ * the job's lock; a killed worker's job goes back to the queue after `lockDurationMs`.
+ *
+ * Exactly once, whatever fails in between:
+ * - the output is named after the job, and a done-marker written atomically beside it says it is
+ *   complete: a job that runs again after its output was written (lock lost in a Redis outage,
+ *   worker killed before BullMQ recorded it) finishes from the marker without computing again;
+ * - the delivery has an id fixed by the job, so a second one is a no-op;
+ * - the job's input is removed and its user's slot freed only once BullMQ has recorded the job's end
+ *   (the 'completed' / final 'failed' events; the sweeper catches a worker that died in between), so
+ *   a rerun never finds its input gone.
  */
 export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
   const { config, log } = deps;
   let shuttingDown = false;
+  const commands = deps.connection();
+
+  /** Ends the job for good: the requester is told (when we know who asked), BullMQ does not retry. */
+  const failForGood = async (job: Job, error: WireError, requester: unknown): Promise<never> => {
+    const who = requesterSchema.safeParse(requester);
+    const input = (job.data as { input?: { name?: unknown } } | undefined)?.input;
+    if (who.success) {
+      const data = { requester: who.data, input: { name: typeof input?.name === 'string' ? input.name : '' }, background: String((job.data as { background?: unknown }).background ?? '') };
+      await deliverOutcome(deps.queues, job.id!, data as EnhanceJobData, { ok: false, error, attempts: job.attemptsMade + 1 });
+    }
+    throw new UnrecoverableError(`${error.code ?? 'FAILED'}: ${error.message}`);
+  };
 
   const processor = async (job: Job, token?: string, signal?: AbortSignal) => {
-    const data = enhanceJobSchema.parse(job.data);
-    const jobLog = log.child({ jobId: job.id });
     const jobId = job.id!;
+    const jobLog = log.child({ jobId });
+    const attempt = job.attemptsMade + 1;
+    const parsed = enhanceJobSchema.safeParse(job.data);
+    if (!parsed.success) {
+      const { error } = classifyFailure(parsed.error);
+      jobLog.error({ attempt, code: error.code, final: true }, error.message);
+      return failForGood(job, error, (job.data as { requester?: unknown } | undefined)?.requester);
+    }
+    const data = parsed.data;
+    if (await cancelRequested(commands, config, jobId)) {
+      jobLog.info({ attempt }, 'cancelled before it started: not running it');
+      return failForGood(job, classifyFailure(cancelled()).error, data.requester);
+    }
+
+    const output = deps.storage.outputFor(jobId, 'enhanced');
+    const cutout = data.options.keepCutout ? deps.storage.outputFor(jobId, 'cutout') : undefined;
+    const succeed = async (result: JobResult) => {
+      const link = deps.linkFor(output.rel);
+      await job.updateProgress({ stage: 'done', percent: 100, fps: 0, etaS: 0 });
+      await deliverOutcome(deps.queues, jobId, data, { ok: true, result, link });
+      return { result, link };
+    };
+    const already = await readDoneMarker(output.abs, jobId, cutout ? [cutout.abs] : []);
+    if (already) {
+      jobLog.info({ attempt }, 'output already complete (done-marker): finishing without recomputing');
+      return succeed(already);
+    }
+
     const startedAt = Date.now();
     const queueWaitS = Math.max(0, ((job.processedOn ?? startedAt) - job.timestamp) / 1000);
-    jobLog.info({ attempt: job.attemptsMade + 1, queueWaitS }, 'enhance started');
+    jobLog.info({ attempt, queueWaitS }, 'enhance started');
+
+    // Our own controller: BullMQ's signal (pub/sub cancel, shutdown) or a cancel found between chunks.
+    const abort = new AbortController();
+    const onBullAbort = () => abort.abort(signal?.reason);
+    if (signal?.aborted) onBullAbort();
+    signal?.addEventListener('abort', onBullAbort, { once: true });
+    let lastCancelCheck = Date.now();
+    const checkCancel = () => {
+      lastCancelCheck = Date.now();
+      cancelRequested(commands, config, jobId)
+        .then(async (yes) => {
+          if (!yes || abort.signal.aborted) return;
+          jobLog.info('cancel recorded while running: aborting');
+          await acknowledgeCancel(commands, config, jobId);
+          abort.abort('cancelled by request');
+        })
+        .catch(() => {});
+    };
 
     const states = new Map<StageName, Progress>();
     let lastSent = 0;
     const onProgress = (p: Progress) => {
       states.set(p.stage, p);
       const now = Date.now();
+      if (now - lastCancelCheck >= CANCEL_CHECK_EVERY_MS) checkCancel();
       if (now - lastSent < PROGRESS_EVERY_MS) return;
       lastSent = now;
       job.updateProgress(summarizeProgress(states)).catch((err) => jobLog.warn({ err }, 'progress update failed'));
     };
-    await job.updateProgress({ stage: 'decode', percent: 0, fps: 0, etaS: null });
 
-    const output = deps.storage.outputFor(jobId, 'enhanced');
-    const cutout = data.options.keepCutout ? deps.storage.outputFor(jobId, 'cutout') : undefined;
+    let result: JobResult;
     try {
+      await job.updateProgress({ stage: 'decode', percent: 0, fps: 0, etaS: null });
       const r = await enhance({
         input: deps.storage.resolveInput(data.input.file),
         output: output.abs,
@@ -90,13 +161,13 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         matting: data.options.matting,
         mattingModel: data.options.mattingModel,
         config: configFor(config, data),
-        signal,
+        signal: abort.signal,
         onProgress,
         jobId,
         log: (msg, extra) => jobLog.info(extra ?? {}, msg),
       });
       const { size } = await stat(output.abs);
-      const result: JobResult = {
+      result = {
         output: output.rel,
         ...(cutout ? { cutout: cutout.rel } : {}),
         bytes: size,
@@ -106,14 +177,12 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         hasAudio: r.hasAudio,
         stats: { ...r.stats, queueWaitS, retries: data.notes },
       };
-      // Beside the video, for its watch page (src/web/watch-meta.ts).
+      // Beside the video, for its watch page (src/web/watch-meta.ts); before the marker, so a rerun
+      // that finishes from the marker finds it too.
       await writeWatchMeta(output.abs, { inputName: data.input.name, background: data.background, result });
-      const link = deps.linkFor(output.rel);
-      await job.updateProgress({ stage: 'done', percent: 100, fps: 0, etaS: 0 });
-      await deliverOutcome(deps.queues, jobId, data, { ok: true, result, link });
-      await deps.finish(jobId, data);
+      // From here on the output counts as done, whatever happens to this attempt.
+      await writeDoneMarker(output.abs, jobId, result);
       jobLog.info({ totalS: r.stats.totalS, realtimeFactor: r.stats.realtimeFactor }, 'enhance done');
-      return { result, link };
     } catch (err) {
       if (shuttingDown && token) {
         // Shutting down: hand the job back without using up an attempt; another worker (or this
@@ -122,40 +191,57 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       }
-      const error = isPipelineError(err) ? err : new PipelineError('TOOL_FAILED', err instanceof Error ? err.message : String(err), { tool: 'pipeline', detail: String(err) });
-      if (error.code === 'GPU_OUT_OF_MEMORY') {
+      const failure = classifyFailure(err);
+      if (failure.error.code === 'GPU_OUT_OF_MEMORY') {
         const next = afterOutOfMemory(data.options);
         await job.updateData({ ...data, options: next.options, notes: [...data.notes, next.note] });
         jobLog.warn(next.note);
       }
-      const attempts = job.opts.attempts ?? 1;
-      const final = !error.retryable || job.attemptsMade + 1 >= attempts;
-      jobLog.warn({ code: error.code, final, attempt: job.attemptsMade + 1 }, error.message);
-      if (!final) throw error;
-      await deliverOutcome(deps.queues, jobId, data, { ok: false, error: toWireError(error), attempts: job.attemptsMade + 1 });
-      await deps.finish(jobId, data);
-      throw new UnrecoverableError(`${error.code}: ${error.message}`);
+      const final = !failure.retryable || attempt >= (job.opts.attempts ?? 1);
+      jobLog.warn({ code: failure.error.code, final, attempt }, failure.error.message);
+      if (!final) throw err instanceof Error ? err : new Error(failure.error.message);
+      return failForGood(job, failure.error, data.requester);
+    } finally {
+      signal?.removeEventListener('abort', onBullAbort);
     }
+    return succeed(result);
   };
 
+  const workerConnection = deps.connection();
   const worker = new Worker(ENHANCE_QUEUE, processor, {
-    connection: deps.connection(),
+    connection: workerConnection,
     prefix: config.queue.prefix,
     concurrency: config.queue.concurrency,
     lockDuration: config.queue.lockDurationMs,
     stalledInterval: config.queue.stalledIntervalMs,
     maxStalledCount: 3,
   });
-  worker.on('error', (err) => log.error({ err }, 'worker error'));
+  (outageOf(workerConnection) ?? createOutageLog(log)).watch('enhance worker', worker);
 
-  // `dancelift cancel` runs in another process: it publishes the id, and whichever worker holds the
-  // job aborts it through the pipeline's AbortSignal.
+  // The bookkeeping of a job's end, only after BullMQ has recorded it.
+  const finishRecorded = (job: Job) => {
+    const data = enhanceJobSchema.safeParse(job.data);
+    if (!data.success) return;
+    deps.finish(job.id!, data.data).catch((err: unknown) => log.warn({ jobId: job.id, err: (err as Error).message }, 'could not clean up after the job'));
+  };
+  worker.on('completed', (job) => finishRecorded(job));
+  worker.on('failed', (job, err) => {
+    if (!job) return;
+    const final = job.finishedOn !== undefined;
+    log.warn({ jobId: job.id, attempt: job.attemptsMade, final, reason: err.message }, final ? 'enhance job failed for good' : 'enhance job failed, will retry');
+    if (final) finishRecorded(job);
+  });
+
+  // `dancelift cancel` runs in another process: it records the cancel, then publishes the id, and
+  // whichever worker holds the job aborts it through the pipeline's AbortSignal and says so.
   const subscriber = deps.connection();
   const channel = cancelChannel(config);
-  void subscriber.subscribe(channel);
+  void subscriber.subscribe(channel).catch(() => {});
   subscriber.on('message', (ch: string, jobId: string) => {
     if (ch !== channel) return;
-    if (worker.cancelJob(jobId, 'cancelled by request')) log.info({ jobId }, 'cancelling running job');
+    if (!worker.cancelJob(jobId, 'cancelled by request')) return;
+    log.info({ jobId }, 'cancelling running job');
+    acknowledgeCancel(commands, config, jobId).catch(() => {});
   });
 
   return {
@@ -165,10 +251,10 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
       worker.cancelAllJobs('shutdown');
       await worker.close();
       await subscriber.quit().catch(() => {});
+      await commands.quit().catch(() => {});
     },
   };
 }
 
-export const cancelChannel = (config: Config) => `${config.queue.prefix}:cancel`;
-
+export { cancelChannel };
 export type { DeliverJobData };

@@ -7,7 +7,7 @@ import { logger as rootLogger } from '../log.js';
 import { connectRedis, type RedisHandle } from '../queue/redis.js';
 import { openQueues, type Queues } from '../queue/queues.js';
 import { createStorage, type Storage } from '../queue/storage.js';
-import { checkLimits, releaseSlot, reserveSlot } from '../queue/limits.js';
+import { chatAllowed, checkLimits, enqueued, queueRef, releaseSlot, reserveSlot } from '../queue/limits.js';
 import type { EnhanceJobData, Requester } from '../queue/jobs.js';
 import type { ProducerDeps } from '../queue/producer.js';
 import type { WorkerDeps } from '../queue/worker.js';
@@ -49,15 +49,26 @@ async function importInput(storage: Storage, source: string, jobId: string, name
 export async function openService(config: Config, opts: OpenOptions): Promise<Service> {
   const log = opts.log ?? rootLogger;
   const redisHandle = await connectRedis(config, { startEmbedded: opts.startEmbedded, log });
+  try {
+    return await openOn(config, redisHandle, log);
+  } catch (err) {
+    // Nothing may stay open (the embedded Redis least of all) when the service cannot open.
+    await redisHandle.close().catch(() => {});
+    throw err;
+  }
+}
+
+async function openOn(config: Config, redisHandle: RedisHandle, log: Logger): Promise<Service> {
   const redis = redisHandle.connection();
-  const queues = openQueues(config, () => redisHandle.connection());
+  const queues = openQueues(config, () => redisHandle.connection(), redisHandle.outage);
+  const queue = queueRef(queues.enhance);
   const storage = createStorage(config);
   const secret = await linkSecret(config);
   const prefix = config.queue.prefix;
 
   const finish = async (jobId: string, data: EnhanceJobData) => {
     await storage.removeInput(data.input.file).catch((err: unknown) => log.warn({ jobId, err }, 'could not remove input'));
-    await releaseSlot(redis, prefix, data.requester, jobId);
+    await releaseSlot(redis, prefix, data.requester, jobId, queue);
   };
 
   const producer: ProducerDeps = {
@@ -71,12 +82,14 @@ export async function openService(config: Config, opts: OpenOptions): Promise<Se
       ensureFree: (bytes) => storage.ensureFree(bytes),
     },
     limits: {
-      async reserve(requester: Requester, jobId: string, waiting: number) {
-        await checkLimits(redis, prefix, config, requester, { waiting });
-        await reserveSlot(redis, prefix, config, requester, jobId);
+      async reserve(requester: Requester, jobId: string) {
+        // The allow-list needs no Redis; everything counted is checked and taken in one script.
+        if (!chatAllowed(config, requester)) await checkLimits(redis, prefix, config, requester, { waiting: 0 });
+        await reserveSlot(redis, prefix, config, requester, jobId, Date.now(), queue);
       },
+      enqueued: (jobId) => enqueued(redis, queue, jobId),
       release: async (requester, jobId) => {
-        await releaseSlot(redis, prefix, requester, jobId);
+        await releaseSlot(redis, prefix, requester, jobId, queue);
       },
     },
   };

@@ -13,10 +13,23 @@ export interface Running {
   close(): Promise<void>;
 }
 
+/** A role that could not start: which one, and why (one line for the user). */
+export class RoleStartError extends Error {
+  constructor(readonly role: string, cause: unknown) {
+    super(`cannot start the ${role} role: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'RoleStartError';
+  }
+}
+
 const SWEEP_EVERY_MS = 10 * 60 * 1000;
 
-/** `dancelift start`: the roles named in config (or DANCELIFT_ROLES) in this process. */
-export async function startRoles(config: Config, log: Logger): Promise<Running> {
+/**
+ * `dancelift start`: the roles named in config (or DANCELIFT_ROLES) in this process. When a role
+ * cannot start (its port taken, a bot's token refused), everything opened so far is closed again,
+ * the embedded Redis included, and a RoleStartError says which role and why. A `signal` aborted
+ * while the roles start stops the start the same way (the caller then exits cleanly).
+ */
+export async function startRoles(config: Config, log: Logger, signal?: AbortSignal): Promise<Running> {
   const service = await openService(config, { startEmbedded: true, log });
   log.info({ roles: config.roles, redis: service.redisHandle.source }, 'starting');
   const urlWarning = publicUrlWarning(config);
@@ -26,35 +39,8 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
   let sweeper: { stop(): void } | undefined;
   const stopBots: Array<() => Promise<void>> = [];
 
-  if (config.roles.includes('web')) {
-    web = await startWebServer({ config, outputsDir: service.storage.outputsDir, secret: service.secret, queues: service.queues.all(), log });
-    log.info({ url: web.url, admin: Boolean(config.web.admin.token || config.web.admin.user) }, 'web role listening');
-  }
-  if (config.roles.includes('worker')) {
-    worker = startEnhanceWorker(service.worker);
-    sweeper = service.storage.startSweeper(SWEEP_EVERY_MS, log);
-    log.info({ concurrency: config.queue.concurrency }, 'worker role waiting for jobs');
-  }
-  if (config.roles.includes('bots')) {
-    // Each bot starts only when its token is set, so `start` works before any chat account exists.
-    if (!config.telegram.token) log.info('telegram bot skipped: TELEGRAM_BOT_TOKEN is not set');
-    else {
-      const { startTelegramBot } = await import('../bots/telegram/bot.js');
-      const telegram = await startTelegramBot(service, log.child({ bot: 'telegram' }));
-      stopBots.push(() => telegram.close());
-    }
-    if (!config.discord.token) log.info('discord bot skipped: DISCORD_TOKEN is not set');
-    else {
-      const { startDiscordBot } = await import('../bots/discord/bot.js');
-      const discord = await startDiscordBot(service, log.child({ bot: 'discord' }));
-      stopBots.push(() => discord.close());
-    }
-  }
-
-  return {
+  const running: Running = {
     service,
-    web,
-    worker,
     async close() {
       sweeper?.stop();
       for (const stop of stopBots) await stop().catch((err: unknown) => log.warn({ err }, 'bot did not stop cleanly'));
@@ -64,4 +50,51 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
       log.info('stopped');
     },
   };
+  /** Runs one role's start; on failure (or a stop asked for meanwhile) closes what is open and throws. */
+  const role = async <T>(name: string, start: () => Promise<T>): Promise<T> => {
+    try {
+      signal?.throwIfAborted();
+      const r = await start();
+      signal?.throwIfAborted();
+      return r;
+    } catch (err) {
+      await running.close().catch((e: unknown) => log.warn({ err: (e as Error).message }, 'clean-up after a failed start'));
+      throw signal?.aborted ? err : new RoleStartError(name, err);
+    }
+  };
+
+  if (config.roles.includes('web')) {
+    web = await role('web', () => startWebServer({ config, outputsDir: service.storage.outputsDir, secret: service.secret, queues: service.queues.all(), log }));
+    running.web = web;
+    log.info({ url: web.url, admin: Boolean(config.web.admin.token || config.web.admin.user) }, 'web role listening');
+  }
+  if (config.roles.includes('worker')) {
+    worker = await role('worker', async () => startEnhanceWorker(service.worker));
+    running.worker = worker;
+    // Inputs of jobs that ended while their worker died before its clean-up; their slots too.
+    const inputEnded = async (jobId: string): Promise<boolean> => {
+      const job = await service.queues.enhance.getJob(jobId);
+      if (!job) return true;
+      const state = await job.getState();
+      if (state !== 'completed' && state !== 'failed') return false;
+      await service.worker.finish(jobId, job.data).catch(() => {});
+      return true;
+    };
+    sweeper = service.storage.startSweeper(SWEEP_EVERY_MS, log, inputEnded);
+    log.info({ concurrency: config.queue.concurrency }, 'worker role waiting for jobs');
+  }
+  if (config.roles.includes('bots')) {
+    // Each bot starts only when its token is set, so `start` works before any chat account exists.
+    if (!config.telegram.token) log.info('telegram bot skipped: TELEGRAM_BOT_TOKEN is not set');
+    else {
+      const telegram = await role('telegram bot', async () => (await import('../bots/telegram/bot.js')).startTelegramBot(service, log.child({ bot: 'telegram' })));
+      stopBots.push(() => telegram.close());
+    }
+    if (!config.discord.token) log.info('discord bot skipped: DISCORD_TOKEN is not set');
+    else {
+      const discord = await role('discord bot', async () => (await import('../bots/discord/bot.js')).startDiscordBot(service, log.child({ bot: 'discord' })));
+      stopBots.push(() => discord.close());
+    }
+  }
+  return running;
 }
