@@ -50,6 +50,8 @@ export interface BenchReport {
 
 export const WALL_TARGET = 0.7;
 export const TEMP_TARGET = 0.1;
+/** The issue's bar for the binary's start-up as a share of its calls. */
+export const STARTUP_TARGET = 0.1;
 export const GPU_OVERLAP_TARGET = 1.5;
 
 export function fmtBytes(n: number): string {
@@ -164,6 +166,9 @@ export function reportTables(r: BenchReport): Table[] {
           // Below one chunk, temp space is meant to follow the frame count: nothing to judge.
           !s.short ? 'n/a' : s.short.frames < r.chunkFrames ? `n/a (${s.short.frames} frames < 1 chunk)` : verdict(growth, 1.5),
         ],
+        ...(s.ncnnStartupShare !== null && s.ncnnStartupShare !== undefined
+          ? [['realesrgan-ncnn-vulkan start-up / its calls (pipeline)', fmt(s.ncnnStartupShare, 3), `≤ ${STARTUP_TARGET}`, verdict(s.ncnnStartupShare, STARTUP_TARGET)]]
+          : []),
         ['overlap efficiency (sum of stages alone / pipelined wall)', fmt(s.overlapEfficiency), `reported; ≥ ${GPU_OVERLAP_TARGET} on a GPU`, !r.machine.gpu ? 'reported (no GPU)' : verdict(s.overlapEfficiency, GPU_OVERLAP_TARGET, false)],
       ],
     },

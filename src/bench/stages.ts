@@ -9,12 +9,29 @@ import { composeFromChunks } from '../pipeline/compose.js';
 import { decodeChunks } from '../pipeline/decode.js';
 import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/engines/index.js';
 import { makeRunDir } from '../pipeline/tempdir.js';
+import { runInCalls } from '../pipeline/engines/run-in-calls.js';
+import { isCallEngine, type CallUpscaleEngine } from '../pipeline/engines/upscale-realesrgan.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { isOnnxUpscaler, prepare, seconds, type SideSpec } from './common.js';
 import type { StageSample } from './stats.js';
 
 /** Holding every frame of every stage in memory is what makes a stage alone measurable; cap it. */
 const MAX_HELD_BYTES = 6 * 2 ** 30;
+
+/** The binary engine as the pipeline runs it: in calls of many frames, not one call per chunk. */
+async function timeCalls(name: string, engine: CallUpscaleEngine, chunks: Chunk[], ctx: StageContext): Promise<{ sample: StageSample; out: Chunk[] }> {
+  const out: Chunk[] = [];
+  async function* feed() {
+    yield* chunks;
+  }
+  const t = performance.now();
+  await runInCalls(engine, feed(), chunks.reduce((n, c) => n + c.count, 0), ctx, async (c) => {
+    out.push(c);
+  });
+  const info = engine.info();
+  const frames = out.reduce((n, c) => n + c.count, 0);
+  return { sample: { name, seconds: seconds(t), frames, engine: info.engine, device: info.device, ...(info.calls ? { calls: info.calls } : {}) }, out };
+}
 
 async function timeEngine(name: string, engine: ChunkEngine, chunks: Chunk[], ctx: StageContext): Promise<{ sample: StageSample; out: Chunk[] }> {
   const out: Chunk[] = [];
@@ -52,7 +69,7 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
           log(`onnx upscaler alone skipped: ${engine.info().fallbackFrom ?? 'another engine took over'}`);
           return null;
         }
-        return await timeEngine(name, engine, decoded, ctx);
+        return isCallEngine(engine) ? await timeCalls(name, engine, decoded, ctx) : await timeEngine(name, engine, decoded, ctx);
       } finally {
         await engine.close();
       }

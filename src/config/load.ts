@@ -28,6 +28,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_SCALE: { path: ['upscale', 'scale'], parse: Number },
   DANCELIFT_REALESRGAN: { path: ['upscale', 'realesrgan', 'binary'] },
   DANCELIFT_REALESRGAN_ON_CPU: { path: ['upscale', 'realesrgan', 'onCpuDriver'] },
+  DANCELIFT_FRAMES_PER_CALL: { path: ['upscale', 'realesrgan', 'framesPerCall'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_REALESRGAN_TILE: { path: ['upscale', 'realesrgan', 'tile'], parse: Number },
   DANCELIFT_ONNX_UPSCALE_TILE: { path: ['upscale', 'onnx', 'tile'], parse: Number },
   DANCELIFT_MATTING: { path: ['matte', 'engine'] },

@@ -25,6 +25,11 @@ export const configSchema = z
             tile: z.number().int().min(0),
             gpu: z.union([z.string(), z.number()]).transform(String),
             onCpuDriver: z.enum(['onnx', 'fallback', 'use']),
+            // Defaulted so that config files written before calls were batched still load.
+            framesPerCall: z.union([z.literal('auto'), z.number().int().min(1).max(100000)]).default('auto'),
+            firstCallFrames: z.number().int().min(2).max(100000).default(64),
+            startupShare: z.number().gt(0).lt(1).default(0.05),
+            maxCallTempMb: z.number().int().min(1).default(2048),
           })
           .strict(),
         // Defaulted so that config files written before the onnx engine existed still load.

@@ -8,6 +8,8 @@ import { composeFromChunks } from './compose.js';
 import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
+import { runInCalls } from './engines/run-in-calls.js';
+import { isCallEngine } from './engines/upscale-realesrgan.js';
 import { probeVideo } from './probe.js';
 import { StageMeter } from './stage.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
@@ -130,7 +132,15 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
           await meters.decode.push(toUpscale, chunk);
         }
       }, toUpscale),
-      pump(meters.upscale, upscaler, toUpscale, toMatte),
+      isCallEngine(upscaler)
+        ? guard(meters.upscale, async () => {
+          meters.upscale.busyFrom(() => upscaler.busyS());
+          await runInCalls(upscaler, meters.upscale.input(toUpscale), plan.expectedFrames, ctx, async (chunk) => {
+            meters.upscale.done(chunk.count);
+            await meters.upscale.push(toMatte, chunk);
+          });
+        }, toMatte)
+        : pump(meters.upscale, upscaler, toUpscale, toMatte),
       pump(meters.matte, matter, toMatte, toCompose),
       guard(meters.compose, () =>
         composeFromChunks(

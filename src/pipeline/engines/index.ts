@@ -88,6 +88,10 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
     scale,
     tile: realesrgan.tile,
     gpu: realesrgan.gpu,
+    framesPerCall: realesrgan.framesPerCall,
+    firstCallFrames: realesrgan.firstCallFrames,
+    startupShare: realesrgan.startupShare,
+    maxCallTempBytes: realesrgan.maxCallTempMb * 2 ** 20,
   });
 }
 
