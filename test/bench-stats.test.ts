@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { median, medianStages, ratio, startupShare, summarise, type RunSample, type SideSample } from '../src/bench/stats.js';
+import { median, medianStages, ratio, startupShare, summarise, type RunSample, type SideSample, type StageSample } from '../src/bench/stats.js';
 import { perCallOverheadS } from '../src/bench/analysis.js';
 import { parentOf, treeOf } from '../src/bench/sample.js';
 import { machineBusySeconds, selfAndChildrenSeconds } from '../src/bench/machine.js';
 
 const st = (name: string, seconds: number, frames = 60) => ({ name, seconds, frames, engine: 'e', device: 'd' });
-const side = (wallS: number, peakTempBytes: number, stages = [st('decode', 1), st('upscale', 10), st('matte', 3), st('compose', 1)]): SideSample => ({ wallS, peakTempBytes, peakRssBytes: 100, stages });
+const side = (wallS: number, peakTempBytes: number, stages: StageSample[] = [st('decode', 1), st('upscale', 10), st('matte', 3), st('compose', 1)]): SideSample => ({ wallS, peakTempBytes, peakRssBytes: 100, stages });
 
 describe('bench maths', () => {
   it('median of odd and even counts, not disturbed by one outlier', () => {

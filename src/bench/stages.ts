@@ -9,6 +9,7 @@ import { composeFromChunks } from '../pipeline/compose.js';
 import { decodeChunks } from '../pipeline/decode.js';
 import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/engines/index.js';
 import { makeRunDir } from '../pipeline/tempdir.js';
+import { resolveEncode } from '../pipeline/encoder.js';
 import { runInCalls } from '../pipeline/engines/run-in-calls.js';
 import { isCallEngine, type CallUpscaleEngine } from '../pipeline/engines/upscale-realesrgan.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
@@ -94,6 +95,7 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
     async function* feed() {
       yield* matted;
     }
+    const encode = await resolveEncode(config.encode);
     t0 = performance.now();
     await composeFromChunks(
       {
@@ -104,13 +106,13 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
         audioFrom: info.audio ? { file: spec.input, codec: info.audio.codec } : null,
         background,
         output: spec.output,
-        encode: config.encode,
+        encode,
       },
       feed(),
       signal,
       () => {},
     );
-    samples.push({ name: 'compose', seconds: seconds(t0), frames: matted.reduce((n, c) => n + c.count, 0), engine: `ffmpeg ${config.encode.codec}`, device: 'cpu' });
+    samples.push({ name: 'compose', seconds: seconds(t0), frames: matted.reduce((n, c) => n + c.count, 0), engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' });
     return samples;
   } finally {
     await rm(runDir, { recursive: true, force: true });

@@ -58,7 +58,7 @@ export const configSchema = z
       .strict(),
     encode: z
       .object({
-        codec: z.enum(['libx264', 'h264_nvenc']),
+        codec: z.enum(['auto', 'libx264', 'h264_nvenc']),
         crf: z.number().int().min(0).max(51),
         preset: z.string().min(1),
       })

@@ -9,6 +9,7 @@ import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
 import { runInCalls } from './engines/run-in-calls.js';
+import { noteEncoderFailure, resolveEncode } from './encoder.js';
 import { isCallEngine } from './engines/upscale-realesrgan.js';
 import { probeVideo } from './probe.js';
 import { StageMeter } from './stage.js';
@@ -94,6 +95,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
       matte: new StageMeter('matte', plan.expectedFrames, req.onProgress),
       compose: new StageMeter('compose', plan.expectedFrames, req.onProgress),
     };
+    const encode = await resolveEncode(config.encode);
     const depth = config.pipeline.queueDepth;
     const toUpscale = new Channel<Chunk>(depth);
     const toMatte = new Channel<Chunk>(depth);
@@ -153,12 +155,15 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             background,
             output: partial,
             cutout: partialCutout,
-            encode: config.encode,
+            encode,
           },
           meters.compose.input(toCompose),
           signal,
           (chunk) => meters.compose.done(chunk.count),
-        ),
+        ).catch((err: unknown) => {
+          noteEncoderFailure(encode.codec, err instanceof Error ? err.message : String(err));
+          throw err;
+        }),
       ),
     ];
     const settled = await Promise.allSettled(stages);
@@ -169,7 +174,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
     await rename(partial, req.output);
     if (req.cutout && partialCutout) await rename(partialCutout, req.cutout);
     const totalS = (performance.now() - t0) / 1000;
-    const composeInfo = { engine: `ffmpeg ${config.encode.codec}`, device: config.encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' };
+    const composeInfo = { engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu', ...(encode.fallbackFrom ? { fallbackFrom: encode.fallbackFrom } : {}) };
     const stats: RunStats = {
       stages: [
         meters.decode.stats({ engine: 'ffmpeg', device: 'cpu' }),
