@@ -1,3 +1,4 @@
+import { concurrencyFromVram, freeVramMiB, JOB_VRAM_MIB, jobVramMiB } from './concurrency.js';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,7 +46,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_ROLES: { path: ['roles'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   REDIS_URL: { path: ['redis', 'url'] },
   DANCELIFT_QUEUE_PREFIX: { path: ['queue', 'prefix'] },
-  DANCELIFT_CONCURRENCY: { path: ['queue', 'concurrency'], parse: Number },
+  DANCELIFT_CONCURRENCY: { path: ['queue', 'concurrency'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_LOCK_MS: { path: ['queue', 'lockDurationMs'], parse: Number },
   DANCELIFT_STALLED_MS: { path: ['queue', 'stalledIntervalMs'], parse: Number },
   DANCELIFT_BACKOFF_MS: { path: ['queue', 'backoffMs'], parse: Number },
@@ -82,6 +83,17 @@ export function applyEnv(tree: Tree, env: NodeJS.ProcessEnv): Tree {
   return out;
 }
 
+/** `queue.concurrency: auto` → a number from the GPU's free memory and the configured engines' needs. */
+function resolveAutoConcurrency(tree: Tree): Tree {
+  const queue = tree.queue;
+  if (!isTree(queue) || queue.concurrency !== 'auto') return tree;
+  const up = isTree(tree.upscale) ? tree.upscale.engine : undefined;
+  const matte = isTree(tree.matte) ? tree.matte.engine : undefined;
+  const known = <T extends object>(o: T, k: unknown): k is keyof T => typeof k === 'string' && k in o;
+  const perJob = known(JOB_VRAM_MIB.upscale, up) && known(JOB_VRAM_MIB.matte, matte) ? jobVramMiB(up, matte) : 0;
+  return { ...tree, queue: { ...queue, concurrency: concurrencyFromVram(freeVramMiB(), perJob) } };
+}
+
 function readYaml(file: string): Tree {
   const parsed: unknown = YAML.parse(readFileSync(file, 'utf8'));
   if (parsed === null || parsed === undefined) return {};
@@ -106,6 +118,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const extra = opts.file ?? env.DANCELIFT_CONFIG;
   if (extra) tree = deepMerge(tree, readYaml(extra));
   tree = applyEnv(tree, env);
+  tree = resolveAutoConcurrency(tree);
   const result = configSchema.safeParse(tree);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);

@@ -36,7 +36,7 @@ export const configSchema = z
         onnx: z
           .object({
             modelsDir: z.string(),
-            providers: z.array(z.enum(['cuda', 'webgpu', 'cpu', 'dml', 'coreml'])),
+            providers: z.array(z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu', 'dml', 'coreml'])),
             tile: z.number().int().min(0),
           })
           .strict()
@@ -49,7 +49,7 @@ export const configSchema = z
         rvm: z
           .object({
             model: z.string(),
-            providers: z.array(z.enum(['cuda', 'webgpu', 'cpu', 'dml', 'coreml'])).min(1),
+            providers: z.array(z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu', 'dml', 'coreml'])).min(1),
             downsampleRatio: z.union([z.literal('auto'), z.number().gt(0).max(1)]),
           })
           .strict(),

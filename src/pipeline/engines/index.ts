@@ -9,6 +9,7 @@ import { createRvmMatteThreaded } from './matte-rvm-threaded.js';
 import { createCommandMatte } from './matte-command.js';
 import { createOnnxUpscaleThreaded } from './upscale-onnx-threaded.js';
 import { locateRealesrganOnnx } from '../onnx-upscale-models.js';
+import { useTensorrtCache } from './ort-providers.js';
 
 export type UpscalerName = Config['upscale']['engine'];
 export type MattingName = Config['matte']['engine'];
@@ -36,6 +37,7 @@ function insteadOf(other: UpscaleEngine, why: string): UpscaleEngine {
  */
 async function createOnnxUpscaler(config: Config, scale: number, log: (m: string) => void, otherwise: 'realesrgan' | 'lanczos' = 'realesrgan'): Promise<UpscaleEngine> {
   const loc = locateRealesrganOnnx(config, scale);
+  useTensorrtCache(config.dataDir);
   let why: string;
   if (loc.found) {
     const own = config.upscale.onnx?.providers ?? [];
@@ -97,6 +99,7 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
 
 export async function createMatter(config: Config, engine: MattingName, log: (m: string) => void): Promise<MatteEngine> {
   if (engine === 'none') return createNoMatte();
+  useTensorrtCache(config.dataDir);
   if (engine === 'command') return createCommandMatte({ template: config.matte.command.template });
   const model = findRvmModel(config);
   if (!model) {
