@@ -11,6 +11,7 @@ import { parseNvidiaSmi } from '../src/pipeline/nvidia.js';
 import { providerPrecheck, tensorrtCacheEnv } from '../src/pipeline/engines/ort-providers.js';
 import { encodePng, syntheticFrame } from '../src/bench/png.js';
 import { checkSizes } from '../src/bench/gpu-check-sizes.js';
+import { gpuChecks, gpuFacts, type GpuFacts } from '../src/doctor-gpu.js';
 
 describe('nvidia-smi', () => {
   it('reads GPUs from its CSV and ignores anything else', () => {
@@ -87,5 +88,45 @@ describe('gpu-check helpers', () => {
     expect(checkSizes(true)).toMatchObject({ esr: { w: 960, h: 540 }, rvm: { w: 1920, h: 1080 }, encode: { w: 1920, h: 1080 }, enhance: { w: 960, h: 540, seconds: 10 } });
     const cpu = checkSizes(false);
     expect(cpu.esr.w * cpu.esr.h * cpu.esr.frames).toBeLessThan(10_000);
+  });
+});
+
+describe('doctor on a GPU host (pure over the facts)', () => {
+  const none: GpuFacts = { gpus: null, vulkan: [{ index: 0, name: 'llvmpipe (LLVM 15.0.6, 256 bits)', type: 'PHYSICAL_DEVICE_TYPE_CPU' }], nvencEncoders: [], nvencProbe: null, libs: [], ortProviderLibs: [] };
+  const all: GpuFacts = {
+    gpus: [{ index: 0, name: 'NVIDIA GeForce RTX 3060', driver: '550.54.14', memoryTotalMiB: 12288, memoryFreeMiB: 11802 }],
+    vulkan: [{ index: 0, name: 'NVIDIA GeForce RTX 3060', type: 'PHYSICAL_DEVICE_TYPE_DISCRETE_GPU' }],
+    nvencEncoders: ['h264_nvenc', 'hevc_nvenc'],
+    nvencProbe: { ok: true, detail: 'ok' },
+    libs: ['libcudart.so.12', 'libcudnn.so.9', 'libnvinfer.so.10'],
+    ortProviderLibs: ['libonnxruntime_providers_cuda.so', 'libonnxruntime_providers_tensorrt.so'],
+  };
+  const names = ['NVIDIA driver', 'NVIDIA Vulkan ICD', 'NVENC', 'CUDA/cuDNN', 'TensorRT'];
+
+  it('explains each missing piece with its fix, as optional checks', () => {
+    const checks = gpuChecks(none, '/data');
+    expect(checks.map((c) => c.name)).toEqual(names);
+    for (const c of checks) {
+      expect(c).toMatchObject({ ok: false, required: false });
+      expect(c.fix).toMatch(/\S{4,}/);
+    }
+    expect(checks[1].detail).toMatch(/only llvmpipe/);
+    expect(checks[2].detail).toMatch(/no h264_nvenc/);
+    expect(checks[3].detail).toMatch(/without its CUDA provider.*libcudart\.so\.12.*libcudnn\.so\.9/);
+    expect(checks[4].detail).toMatch(/no TensorRT provider library.*libnvinfer\.so\.10/);
+  });
+
+  it('says all is well on a complete host, and names the failing NVENC probe', () => {
+    const checks = gpuChecks(all, '/data');
+    expect(checks.every((c) => c.ok)).toBe(true);
+    expect(checks[4].detail).toMatch(/\/data\/tensorrt-cache/);
+    const probe = gpuChecks({ ...all, nvencProbe: { ok: false, detail: 'Cannot load libnvidia-encode.so.1' } }, '/data')[2];
+    expect(probe).toMatchObject({ ok: false, detail: expect.stringMatching(/libnvidia-encode\.so\.1/), fix: expect.stringMatching(/libnvidia-encode1/) });
+  });
+
+  it('gathers the real facts of this machine', async () => {
+    const f = await gpuFacts();
+    expect(Array.isArray(f.libs) && f.libs.length > 0).toBe(true);
+    expect(gpuChecks(f, '/d').map((c) => c.name)).toEqual(names);
   });
 });

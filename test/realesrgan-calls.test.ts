@@ -20,6 +20,9 @@ describe('planning calls (pure)', () => {
     expect(estimateStartup({ doneS: [3, 5, 4, 6] })).toEqual({ startupS: 2, perFrameS: 1 });
     expect(estimateStartup({ doneS: [3] })).toBeNull();
     expect(estimateStartup({ doneS: [] })).toBeNull();
+    // load changing mid-call can make the spacing say "no start-up": the first progress line is a floor
+    expect(estimateStartup({ doneS: [1, 10, 19], firstProgressS: 0.6 })).toEqual({ startupS: 0.6, perFrameS: 9 });
+    expect(estimateStartup({ doneS: [3], firstProgressS: 0.5 })).toEqual({ startupS: 0.5, perFrameS: 2.5 });
   });
 
   it('chooses frames so that the start-up is at most the share of a call', () => {

@@ -106,6 +106,7 @@ async function main(): Promise<void> {
     await mkdir(outDir, { recursive: true });
     for (let i = 0; i < frames; i++) await writeFile(path.join(inDir, `${String(i).padStart(6, '0')}.png`), encodePng(syntheticFrame(w, h, i), w, h));
     const doneS: number[] = [];
+    let firstProgressS: number | undefined;
     const start = performance.now();
     const sub = execa(esr.binary, realesrganArgs({ binary: esr.binary, modelsDir: esr.modelsDir, model: config.upscale.realesrgan.model, scale: 2, tile: 0, gpu: '' }, inDir, outDir), {
       cwd: path.dirname(esr.binary), reject: false, stdin: 'ignore', stdout: 'ignore', buffer: { stderr: true },
@@ -114,13 +115,14 @@ async function main(): Promise<void> {
     sub.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split(/\r?\n/)) {
         if (parseDoneLine(line) !== null) doneS.push((performance.now() - start) / 1000);
+        else if (/^\d+\.\d+%$/.test(line.trim())) firstProgressS ??= (performance.now() - start) / 1000;
         else stderr += `${line}\n`;
       }
     });
     const r = await sub;
     const totalS = (performance.now() - start) / 1000;
     if (r.exitCode !== 0) throw new Error(`exit ${r.exitCode}: ${stderr.trim().split('\n').slice(-2).join(' | ')}`);
-    const est = estimateStartup({ doneS });
+    const est = estimateStartup({ doneS, firstProgressS });
     return {
       input: `${w}x${h}`, frames, totalS,
       startupS: est?.startupS ?? null,

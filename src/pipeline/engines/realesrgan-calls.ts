@@ -9,6 +9,12 @@
 export interface CallTiming {
   /** Seconds from the start of the call to each frame's "done" line, in the order they came. */
   doneS: number[];
+  /**
+   * Seconds to its first progress line ("0.00%"): the model is loaded and the first frame read, so
+   * this much is start-up whatever else happens. A floor under the estimate, which the spacing of
+   * the done lines alone can push to nothing on a machine whose load changes during the call.
+   */
+  firstProgressS?: number;
 }
 
 export interface StartupEstimate {
@@ -24,11 +30,11 @@ export interface StartupEstimate {
  */
 export function estimateStartup(t: CallTiming): StartupEstimate | null {
   const n = t.doneS.length;
-  if (n < 2) return null;
+  if (n < 2) return t.firstProgressS !== undefined && n === 1 ? { startupS: t.firstProgressS, perFrameS: Math.max(0, t.doneS[0] - t.firstProgressS) } : null;
   const first = Math.min(...t.doneS);
   const last = Math.max(...t.doneS);
   const perFrameS = Math.max(0, (last - first) / (n - 1));
-  return { startupS: Math.max(0, first - perFrameS), perFrameS };
+  return { startupS: Math.max(t.firstProgressS ?? 0, first - perFrameS), perFrameS };
 }
 
 /**

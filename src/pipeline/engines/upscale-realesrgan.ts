@@ -195,6 +195,7 @@ export function createRealesrganUpscale(o: RealesrganOptions): CallUpscaleEngine
       const { width: w, height: h } = call.chunks[0];
       const done = new Set<number>();
       const doneS: number[] = [];
+      let firstProgressS: number | undefined;
       let stderrTail = '';
       let wake: (() => void) | undefined;
       const poke = () => {
@@ -221,7 +222,9 @@ export function createRealesrganUpscale(o: RealesrganOptions): CallUpscaleEngine
             done.add(n);
             doneS.push((performance.now() - t0) / 1000);
             poke();
-          } else if (line.trim() && !/^\d+\.\d+%$/.test(line.trim())) {
+          } else if (/^\d+\.\d+%$/.test(line.trim())) {
+            firstProgressS ??= (performance.now() - t0) / 1000;
+          } else if (line.trim()) {
             stderrTail = `${stderrTail}${line}\n`.slice(-8000);
           }
         }
@@ -266,7 +269,7 @@ export function createRealesrganUpscale(o: RealesrganOptions): CallUpscaleEngine
         const r = await finished;
         if (r.exitCode !== 0) throw classifyRealesrganFailure(stderrTail, r.exitCode);
         const callS = (performance.now() - t0) / 1000;
-        const est = estimateStartup({ doneS });
+        const est = estimateStartup({ doneS, firstProgressS });
         totals.calls += 1;
         totals.frames += call.frames;
         totals.callS += callS;
@@ -274,7 +277,8 @@ export function createRealesrganUpscale(o: RealesrganOptions): CallUpscaleEngine
         totals.peakCallTempBytes = Math.max(totals.peakCallTempBytes, peak);
         if (!measured && est) {
           // The first measured call decides the rest; later calls keep it (their shares are in the stats).
-          target = framesForShare(est, share, 1, maxFramesForTemp(w, h, budget));
+          // Never below what the first call took: a noisy measurement must not shrink calls to a frame.
+          target = framesForShare(est, share, call.frames, maxFramesForTemp(w, h, budget));
           totals.framesPerCall = target;
           measured = true;
           ctx.log(`realesrgan: start-up ${est.startupS.toFixed(2)} s, ${est.perFrameS.toFixed(3)} s per frame: ${target} frames per call`, {
