@@ -27,6 +27,7 @@ import {
 import { locateRealesrganOnnx, realesrganOnnxDir } from './pipeline/onnx-upscale-models.js';
 import { RVM_VARIANTS, rvmFileName } from './pipeline/rvm-variants.js';
 import { rvmReleaseFile } from './provision/rvm.js';
+import { gpuChecks, gpuFacts } from './doctor-gpu.js';
 
 export interface Check {
   name: string;
@@ -333,14 +334,15 @@ async function redisCheck(env: NodeJS.ProcessEnv): Promise<Check> {
 export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<DoctorResult> {
   const env = opts.env ?? process.env;
   const root = opts.root ?? packageRoot;
-  const [ffmpeg, ffprobe, vulkan, onnx, redis] = await Promise.all([
+  const [ffmpeg, ffprobe, vulkan, onnx, redis, gpu] = await Promise.all([
     ffCheck('ffmpeg', locateFfmpeg(env), 'FFMPEG_PATH', env),
     ffCheck('ffprobe', locateFfprobe(env), 'FFPROBE_PATH', env),
     vulkanCheck(config, env),
     onnxChecks(config, env, root),
     redisCheck(env),
+    gpuFacts(),
   ]);
-  const checks = [ffmpeg, ffprobe, realesrganCheck(config, env, root), realesrganOnnxCheck(config, root), vulkan, ...onnx, redis];
+  const checks = [ffmpeg, ffprobe, realesrganCheck(config, env, root), realesrganOnnxCheck(config, root), vulkan, ...onnx, redis, ...gpuChecks(gpu, config.dataDir)];
   return { checks, ok: checks.every((c) => c.ok || !c.required) };
 }
 

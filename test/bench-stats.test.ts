@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { median, medianStages, ratio, summarise, type RunSample, type SideSample } from '../src/bench/stats.js';
+import { median, medianStages, ratio, startupShare, summarise, type RunSample, type SideSample, type StageSample } from '../src/bench/stats.js';
 import { perCallOverheadS } from '../src/bench/analysis.js';
 import { parentOf, treeOf } from '../src/bench/sample.js';
 import { machineBusySeconds, selfAndChildrenSeconds } from '../src/bench/machine.js';
 
 const st = (name: string, seconds: number, frames = 60) => ({ name, seconds, frames, engine: 'e', device: 'd' });
-const side = (wallS: number, peakTempBytes: number, stages = [st('decode', 1), st('upscale', 10), st('matte', 3), st('compose', 1)]): SideSample => ({ wallS, peakTempBytes, peakRssBytes: 100, stages });
+const side = (wallS: number, peakTempBytes: number, stages: StageSample[] = [st('decode', 1), st('upscale', 10), st('matte', 3), st('compose', 1)]): SideSample => ({ wallS, peakTempBytes, peakRssBytes: 100, stages });
 
 describe('bench maths', () => {
   it('median of odd and even counts, not disturbed by one outlier', () => {
@@ -79,5 +79,21 @@ describe('temp ratio at a real frame rate', () => {
     const { projectedTempRatio } = await import('../src/bench/analysis.js');
     // 1 MB held by dancelift, 10 MB by the reference for 100 frames → 100 kB a frame
     expect(projectedTempRatio(1e6, 1e7, 100, 720)).toBeCloseTo(1 / 72);
+  });
+});
+
+describe('the binary start-up share', () => {
+  const calls = (startupS: number, callS: number) => ({ calls: 2, frames: 90, startupS, callS, framesPerCall: 64, peakCallTempBytes: 1 });
+  const withCalls = (startupS: number, callS: number): SideSample => side(20, 1000, [st('decode', 1), { ...st('upscale', 10), calls: calls(startupS, callS) }, st('matte', 3), st('compose', 1)]);
+
+  it('is the calls\' start-up over their wall time, median over the pipeline runs', () => {
+    expect(startupShare(withCalls(2, 100).stages)).toBeCloseTo(0.02);
+    const runs: RunSample[] = [withCalls(2, 100), withCalls(9, 100), withCalls(4, 100)].map((pipeline) => ({ pipeline, alone: [], reference: side(30, 1) }));
+    expect(summarise(runs, 30, 90).ncnnStartupShare).toBeCloseTo(0.04);
+  });
+
+  it('is null when no engine ran in calls (onnx or lanczos upscaler)', () => {
+    expect(startupShare(side(1, 1).stages)).toBeNull();
+    expect(summarise([{ pipeline: side(1, 1), alone: [], reference: side(2, 1) }], 30, 90).ncnnStartupShare).toBeNull();
   });
 });

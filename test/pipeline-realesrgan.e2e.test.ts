@@ -41,6 +41,8 @@ describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {
     expect(up.fallbackFrom).toBeUndefined();
     expect(up.device).toMatch(/llvmpipe|lavapipe|NVIDIA|AMD|Intel/i);
     expect(up.frames).toBe(2);
+    // Chunks of one frame, yet one call of the binary for both: frames per call are not the chunk size.
+    expect(up.calls).toMatchObject({ calls: 1, frames: 2 });
     const video = (await ffprobeJson(work('girl2.mp4'))).streams.find((s) => s.codec_type === 'video');
     expect(video).toMatchObject({ width: 96, height: 96 });
     // the PNG round trip happened, in the run's temp dir, and was cleaned up

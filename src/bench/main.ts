@@ -150,6 +150,7 @@ async function bench(opts: BenchOptions): Promise<void> {
     overlapEfficiency: summary.overlapEfficiency,
     runs: summary.runs,
     onnxWallRatio: summary.onnxWallRatio,
+    ncnnStartupShare: summary.ncnnStartupShare,
     ...report,
     raw: { runs, short: shortRuns },
   };

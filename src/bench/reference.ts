@@ -3,6 +3,7 @@
  * frames, each waiting for the previous one. Same input, engines and settings as the pipeline; the
  * matting step uses dancelift's own RVM engine file to file, so that only the workflow differs.
  */
+import { resolveEncode } from '../pipeline/encoder.js';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -53,9 +54,11 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
   await step('realesrgan', `realesrgan-ncnn-vulkan ${rs.model}-x${scale}`, () =>
     run(found.binary, realesrganArgs({ binary: found.binary, modelsDir: found.modelsDir, model: rs.model, scale, tile: rs.tile, gpu: rs.gpu }, frames, upscaled), { cwd: path.dirname(found.binary) }));
 
+  // The same encoder as dancelift would pick on this machine.
+  const encode = await resolveEncode(config.encode);
   // 3. The upscaled PNGs back into an HD H.264 video.
-  await step('encode', `ffmpeg ${config.encode.codec}`, () =>
-    run('ffmpeg', ['-v', 'error', '-nostdin', '-y', '-framerate', plan.fpsRational, '-i', path.join(upscaled, '%08d.png'), ...videoEncodeArgs(config.encode), hd]));
+  await step('encode', `ffmpeg ${encode.codec}`, () =>
+    run('ffmpeg', ['-v', 'error', '-nostdin', '-y', '-framerate', plan.fpsRational, '-i', path.join(upscaled, '%08d.png'), ...videoEncodeArgs(encode), hd]));
 
   // 4. Matting reads that video and writes one with an alpha channel.
   await step('matte-file', 'rvm (onnxruntime-node)', async () => {
@@ -79,7 +82,7 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
   });
 
   // 5. Over the background, with the original audio, encoded for posting.
-  await step('overlay', `ffmpeg ${config.encode.codec}`, () =>
+  await step('overlay', `ffmpeg ${encode.codec}`, () =>
     run('ffmpeg', [
       '-v', 'error', '-nostdin', '-y',
       '-i', alpha,
@@ -87,7 +90,7 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
       ...INPUT_GUARDS, '-vn', '-i', fileUrl(spec.input),
       '-filter_complex', `[1:v]${coverFilter(W, H, plan.fpsRational, background.kind)}[bg];[bg][0:v]overlay=shortest=1:format=auto,format=yuv420p[out]`,
       '-map', '[out]', ...audioArgs(info.audio ? { file: spec.input, codec: info.audio.codec } : null, 2),
-      ...videoEncodeArgs(config.encode), '-shortest', spec.output,
+      ...videoEncodeArgs(encode), '-shortest', spec.output,
     ]));
   return steps.map((s) => ({ ...s, frames: count }));
 }

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     result = {
       wallS: r.stats.totalS,
       peakTempBytes: r.stats.peakTempBytes,
-      stages: r.stats.stages.map((s) => ({ name: s.name, seconds: s.seconds, frames: s.frames, engine: s.engine, device: s.device })),
+      stages: r.stats.stages.map((s) => ({ name: s.name, seconds: s.seconds, frames: s.frames, engine: s.engine, device: s.device, ...(s.calls ? { calls: s.calls } : {}) })),
       ...(r.stats.stages[1].fallbackFrom ? { fallbackFrom: r.stats.stages[1].fallbackFrom } : {}),
     };
   } else if (spec.kind === 'stages') {

@@ -11,12 +11,30 @@ import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/eng
 import { makeRunDir } from '../pipeline/tempdir.js';
 import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 import { findRvmModel } from '../pipeline/tools.js';
+import { resolveEncode } from '../pipeline/encoder.js';
+import { runInCalls } from '../pipeline/engines/run-in-calls.js';
+import { isCallEngine, type CallUpscaleEngine } from '../pipeline/engines/upscale-realesrgan.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { isOnnxUpscaler, prepare, seconds, type SideSpec } from './common.js';
 import type { StageSample } from './stats.js';
 
 /** Holding every frame of every stage in memory is what makes a stage alone measurable; cap it. */
 const MAX_HELD_BYTES = 6 * 2 ** 30;
+
+/** The binary engine as the pipeline runs it: in calls of many frames, not one call per chunk. */
+async function timeCalls(name: string, engine: CallUpscaleEngine, chunks: Chunk[], ctx: StageContext): Promise<{ sample: StageSample; out: Chunk[] }> {
+  const out: Chunk[] = [];
+  async function* feed() {
+    yield* chunks;
+  }
+  const t = performance.now();
+  await runInCalls(engine, feed(), chunks.reduce((n, c) => n + c.count, 0), ctx, async (c) => {
+    out.push(c);
+  });
+  const info = engine.info();
+  const frames = out.reduce((n, c) => n + c.count, 0);
+  return { sample: { name, seconds: seconds(t), frames, engine: info.engine, device: info.device, ...(info.calls ? { calls: info.calls } : {}) }, out };
+}
 
 async function timeEngine(name: string, engine: ChunkEngine, chunks: Chunk[], ctx: StageContext): Promise<{ sample: StageSample; out: Chunk[] }> {
   const out: Chunk[] = [];
@@ -54,7 +72,7 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
           log(`onnx upscaler alone skipped: ${engine.info().fallbackFrom ?? 'another engine took over'}`);
           return null;
         }
-        return await timeEngine(name, engine, decoded, ctx);
+        return isCallEngine(engine) ? await timeCalls(name, engine, decoded, ctx) : await timeEngine(name, engine, decoded, ctx);
       } finally {
         await engine.close();
       }
@@ -88,6 +106,7 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
     async function* feed() {
       yield* matted;
     }
+    const encode = await resolveEncode(config.encode);
     t0 = performance.now();
     await composeFromChunks(
       {
@@ -98,13 +117,13 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
         audioFrom: info.audio ? { file: spec.input, codec: info.audio.codec } : null,
         background,
         output: spec.output,
-        encode: config.encode,
+        encode,
       },
       feed(),
       signal,
       () => {},
     );
-    samples.push({ name: 'compose', seconds: seconds(t0), frames: matted.reduce((n, c) => n + c.count, 0), engine: `ffmpeg ${config.encode.codec}`, device: 'cpu' });
+    samples.push({ name: 'compose', seconds: seconds(t0), frames: matted.reduce((n, c) => n + c.count, 0), engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' });
     return samples;
   } finally {
     await rm(runDir, { recursive: true, force: true });

@@ -10,6 +10,8 @@ export interface StageSample {
   frames: number;
   engine: string;
   device: string;
+  /** realesrgan-ncnn-vulkan's calls (start-up, frames per call), when that engine ran. */
+  calls?: { calls: number; frames: number; startupS: number; callS: number; framesPerCall: number; peakCallTempBytes: number };
 }
 
 export interface SideSample {
@@ -68,6 +70,17 @@ export interface Summary {
   /** dancelift (onnx upscaler) / reference, wall time; null without the onnx engine. */
   onnxWallRatio: number | null;
   short: { durationS: number; runs: number; frames: number; peakTempBytes: number; wallS: number } | null;
+  /**
+   * The binary's start-up as a share of its calls in the pipeline runs (sum of the calls' start-ups /
+   * sum of their wall times; median over runs); null when the binary did not run in calls.
+   */
+  ncnnStartupShare: number | null;
+}
+
+/** Start-up / call time of the upscale stage's calls in one run, or null. */
+export function startupShare(stages: StageSample[]): number | null {
+  const c = stages.find((s) => s.name === 'upscale')?.calls;
+  return c && c.callS > 0 ? c.startupS / c.callS : null;
 }
 
 export function median(values: number[]): number {
@@ -129,6 +142,10 @@ export function summarise(runs: RunSample[], durationS: number, frames: number, 
     tempDiskRatio: ratio(dancelift.peakTempBytes, reference.peakTempBytes),
     overlapEfficiency: ratio(aloneSumS, dancelift.wallS),
     onnxWallRatio: onnx ? ratio(onnx.wallS, reference.wallS) : null,
+    ncnnStartupShare: (() => {
+      const shares = runs.map((r) => startupShare(r.pipeline.stages)).filter((v): v is number => v !== null);
+      return shares.length ? median(shares) : null;
+    })(),
     short: shortRuns.length
       ? { durationS: shortDurationS, runs: shortRuns.length, frames: shortRuns[0].stages[0]?.frames ?? 0, peakTempBytes: median(shortRuns.map((s) => s.peakTempBytes)), wallS: median(shortRuns.map((s) => s.wallS)) }
       : null,

@@ -1,3 +1,4 @@
+import { concurrencyFromVram, freeVramMiB, JOB_VRAM_MIB, jobVramMiB } from './concurrency.js';
 import { readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_SCALE: { path: ['upscale', 'scale'], parse: Number },
   DANCELIFT_REALESRGAN: { path: ['upscale', 'realesrgan', 'binary'] },
   DANCELIFT_REALESRGAN_ON_CPU: { path: ['upscale', 'realesrgan', 'onCpuDriver'] },
+  DANCELIFT_FRAMES_PER_CALL: { path: ['upscale', 'realesrgan', 'framesPerCall'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_REALESRGAN_TILE: { path: ['upscale', 'realesrgan', 'tile'], parse: Number },
   DANCELIFT_ONNX_UPSCALE_TILE: { path: ['upscale', 'onnx', 'tile'], parse: Number },
   DANCELIFT_MATTING: { path: ['matte', 'engine'] },
@@ -46,7 +48,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   REDIS_URL: { path: ['redis', 'url'] },
   DANCELIFT_REDIS_PORT: { path: ['redis', 'port'], parse: Number },
   DANCELIFT_QUEUE_PREFIX: { path: ['queue', 'prefix'] },
-  DANCELIFT_CONCURRENCY: { path: ['queue', 'concurrency'], parse: Number },
+  DANCELIFT_CONCURRENCY: { path: ['queue', 'concurrency'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_LOCK_MS: { path: ['queue', 'lockDurationMs'], parse: Number },
   DANCELIFT_STALLED_MS: { path: ['queue', 'stalledIntervalMs'], parse: Number },
   DANCELIFT_BACKOFF_MS: { path: ['queue', 'backoffMs'], parse: Number },
@@ -84,6 +86,17 @@ export function applyEnv(tree: Tree, env: NodeJS.ProcessEnv): Tree {
   return out;
 }
 
+/** `queue.concurrency: auto` → a number from the GPU's free memory and the configured engines' needs. */
+function resolveAutoConcurrency(tree: Tree): Tree {
+  const queue = tree.queue;
+  if (!isTree(queue) || queue.concurrency !== 'auto') return tree;
+  const up = isTree(tree.upscale) ? tree.upscale.engine : undefined;
+  const matte = isTree(tree.matte) ? tree.matte.engine : undefined;
+  const known = <T extends object>(o: T, k: unknown): k is keyof T => typeof k === 'string' && k in o;
+  const perJob = known(JOB_VRAM_MIB.upscale, up) && known(JOB_VRAM_MIB.matte, matte) ? jobVramMiB(up, matte) : 0;
+  return { ...tree, queue: { ...queue, concurrency: concurrencyFromVram(freeVramMiB(), perJob) } };
+}
+
 function readYaml(file: string): Tree {
   const parsed: unknown = YAML.parse(readFileSync(file, 'utf8'));
   if (parsed === null || parsed === undefined) return {};
@@ -108,6 +121,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const extra = opts.file ?? env.DANCELIFT_CONFIG;
   if (extra) tree = deepMerge(tree, readYaml(extra));
   tree = applyEnv(tree, env);
+  tree = resolveAutoConcurrency(tree);
   const result = configSchema.safeParse(tree);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);

@@ -26,13 +26,18 @@ export const configSchema = z
             tile: z.number().int().min(0),
             gpu: z.union([z.string(), z.number()]).transform(String),
             onCpuDriver: z.enum(['onnx', 'fallback', 'use']),
+            // Defaulted so that config files written before calls were batched still load.
+            framesPerCall: z.union([z.literal('auto'), z.number().int().min(1).max(100000)]).default('auto'),
+            firstCallFrames: z.number().int().min(2).max(100000).default(64),
+            startupShare: z.number().gt(0).lt(1).default(0.05),
+            maxCallTempMb: z.number().int().min(1).default(2048),
           })
           .strict(),
         // Defaulted so that config files written before the onnx engine existed still load.
         onnx: z
           .object({
             modelsDir: z.string(),
-            providers: z.array(z.enum(['cuda', 'webgpu', 'cpu', 'dml', 'coreml'])),
+            providers: z.array(z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu', 'dml', 'coreml'])),
             tile: z.number().int().min(0),
           })
           .strict()
@@ -47,7 +52,7 @@ export const configSchema = z
             model: z.string(),
             /** Which RVM network a job uses unless it asks for the other (--matting-model). */
             variant: z.enum(RVM_VARIANTS).default('mobilenetv3'),
-            providers: z.array(z.enum(['cuda', 'webgpu', 'cpu', 'dml', 'coreml'])).min(1),
+            providers: z.array(z.enum(['tensorrt', 'cuda', 'webgpu', 'cpu', 'dml', 'coreml'])).min(1),
             downsampleRatio: z.union([z.literal('auto'), z.number().gt(0).max(1)]),
           })
           .strict(),
@@ -56,7 +61,7 @@ export const configSchema = z
       .strict(),
     encode: z
       .object({
-        codec: z.enum(['libx264', 'h264_nvenc']),
+        codec: z.enum(['auto', 'libx264', 'h264_nvenc']),
         crf: z.number().int().min(0).max(51),
         preset: z.string().min(1),
       })

@@ -8,6 +8,9 @@ import { composeFromChunks } from './compose.js';
 import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
+import { runInCalls } from './engines/run-in-calls.js';
+import { noteEncoderFailure, resolveEncode } from './encoder.js';
+import { isCallEngine } from './engines/upscale-realesrgan.js';
 import { probeVideo } from './probe.js';
 import type { RvmVariant } from './rvm-variants.js';
 import { StageMeter } from './stage.js';
@@ -95,6 +98,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
       matte: new StageMeter('matte', plan.expectedFrames, req.onProgress),
       compose: new StageMeter('compose', plan.expectedFrames, req.onProgress),
     };
+    const encode = await resolveEncode(config.encode);
     const depth = config.pipeline.queueDepth;
     const toUpscale = new Channel<Chunk>(depth);
     const toMatte = new Channel<Chunk>(depth);
@@ -133,7 +137,15 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
           await meters.decode.push(toUpscale, chunk);
         }
       }, toUpscale),
-      pump(meters.upscale, upscaler, toUpscale, toMatte),
+      isCallEngine(upscaler)
+        ? guard(meters.upscale, async () => {
+          meters.upscale.busyFrom(() => upscaler.busyS());
+          await runInCalls(upscaler, meters.upscale.input(toUpscale), plan.expectedFrames, ctx, async (chunk) => {
+            meters.upscale.done(chunk.count);
+            await meters.upscale.push(toMatte, chunk);
+          });
+        }, toMatte)
+        : pump(meters.upscale, upscaler, toUpscale, toMatte),
       pump(meters.matte, matter, toMatte, toCompose),
       guard(meters.compose, () =>
         composeFromChunks(
@@ -146,12 +158,15 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             background,
             output: partial,
             cutout: partialCutout,
-            encode: config.encode,
+            encode,
           },
           meters.compose.input(toCompose),
           signal,
           (chunk) => meters.compose.done(chunk.count),
-        ),
+        ).catch((err: unknown) => {
+          noteEncoderFailure(encode.codec, err instanceof Error ? err.message : String(err));
+          throw err;
+        }),
       ),
     ];
     const settled = await Promise.allSettled(stages);
@@ -162,7 +177,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
     await rename(partial, req.output);
     if (req.cutout && partialCutout) await rename(partialCutout, req.cutout);
     const totalS = (performance.now() - t0) / 1000;
-    const composeInfo = { engine: `ffmpeg ${config.encode.codec}`, device: config.encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' };
+    const composeInfo = { engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu', ...(encode.fallbackFrom ? { fallbackFrom: encode.fallbackFrom } : {}) };
     const stats: RunStats = {
       stages: [
         meters.decode.stats({ engine: 'ffmpeg', device: 'cpu' }),

@@ -1,3 +1,4 @@
+import { resolveEncode } from './encoder.js';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -78,7 +79,8 @@ export async function recompose(req: RecomposeRequest): Promise<EnhanceResult> {
   const bg = await prepareBackground(req.background, backgroundsDir(req.config));
   await mkdir(path.dirname(req.output), { recursive: true });
   const partial = partialName(req.output);
-  const child = execa('ffmpeg', recomposeArgs(req.cutout, info, bg, partial, req.config.encode), {
+  const encode = await resolveEncode(req.config.encode);
+  const child = execa('ffmpeg', recomposeArgs(req.cutout, info, bg, partial, encode), {
     cancelSignal: req.signal,
     reject: false,
     buffer: { stdout: false },
@@ -109,7 +111,7 @@ export async function recompose(req: RecomposeRequest): Promise<EnhanceResult> {
     height: info.height,
     hasAudio: info.audioCodec !== null,
     stats: {
-      stages: [{ name: 'compose', seconds: totalS, fps: totalS > 0 ? frames / totalS : 0, frames, engine: `ffmpeg ${req.config.encode.codec}`, device: 'cpu' }],
+      stages: [{ name: 'compose', seconds: totalS, fps: totalS > 0 ? frames / totalS : 0, frames, engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' }],
       totalS,
       realtimeFactor: info.durationS > 0 ? totalS / info.durationS : 0,
       peakTempBytes: 0,

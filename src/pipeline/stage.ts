@@ -50,7 +50,18 @@ export class StageMeter {
     this.onProgress?.({ stage: this.name, done: this.frames, total: Math.max(this.total, this.frames), fps: this.fps() });
   }
 
+  /**
+   * For an engine that overlaps its own work (a call running while the next is gathered): its
+   * input and output waits overlap its work too, so its own account of busy time replaces ours.
+   */
+  busyFrom(seconds: () => number): void {
+    this.ownBusy = seconds;
+  }
+
+  private ownBusy: (() => number) | undefined;
+
   busySeconds(): number {
+    if (this.ownBusy) return this.ownBusy();
     const end = this.ended || performance.now();
     return Math.max(0, end - this.started - this.waitIn - this.waitOut) / 1000;
   }
@@ -69,6 +80,7 @@ export class StageMeter {
       engine: info.engine,
       device: info.device,
       ...(info.fallbackFrom ? { fallbackFrom: info.fallbackFrom } : {}),
+      ...(info.calls ? { calls: info.calls } : {}),
     };
   }
 }

@@ -3,6 +3,8 @@
  * contiguous buffer, so that hand-offs between stages move one object, not hundreds.
  */
 
+import type { CallTotals } from './engines/realesrgan-calls.js';
+
 export type PixelFormat = 'rgb24' | 'rgba';
 
 export interface Chunk {
@@ -43,6 +45,8 @@ export interface EngineInfo {
   device: string;
   /** Set when the configured engine or provider could not be used and another took over. */
   fallbackFrom?: string;
+  /** Engines that run a program in calls (realesrgan-ncnn-vulkan): calls, start-up, temp. */
+  calls?: CallTotals;
 }
 
 /** A per-chunk engine: called once per chunk, in order. Engines with state (RVM) rely on that order. */
@@ -69,6 +73,7 @@ export interface StageStats {
   engine: string;
   device: string;
   fallbackFrom?: string;
+  calls?: CallTotals;
 }
 
 export interface RunStats {

@@ -4,6 +4,7 @@
  */
 import { loadConfig } from '../config/load.js';
 import { formatProvision, provision } from './index.js';
+import { provisionFp16Upscalers } from './fp16.js';
 
 async function main(): Promise<number> {
   let config;
@@ -15,6 +16,8 @@ async function main(): Promise<number> {
   }
   const report = await provision(config, { log: (msg) => console.log(`  … ${msg}`) });
   console.log(formatProvision(report));
+  // fp16 copies for GPU providers: optional, so they never fail the set-up.
+  for (const line of await provisionFp16Upscalers(config).catch((err: unknown) => [`fp16: ${err instanceof Error ? err.message : String(err)}`])) console.log(`  ${line}`);
   return report.ok ? 0 : 1;
 }
 

@@ -6,6 +6,7 @@
  * translated (Convolution, PReLU, ReLU, PixelShuffle, Interp, BinaryOp, Split, Input); anything else
  * is refused by name rather than converted approximately. Pure: text and bytes in, bytes out.
  */
+import { float16Tensor, ONNX_FLOAT16 } from './fp16.js';
 import {
   floatTensor,
   model,
@@ -30,6 +31,8 @@ export interface ConvertOptions {
   /** Extra metadata_props (source checksums, scale...). */
   metadata?: Record<string, string>;
   docString?: string;
+  /** fp16: weights in float16, float32 input and output kept (a Cast at each end). */
+  precision?: 'fp32' | 'fp16';
 }
 
 export interface ConvertResult {
@@ -50,12 +53,15 @@ class Builder {
   initializers: ProtoWriter[] = [];
   parameters = 0;
 
+  constructor(private readonly half = false) {}
+
   add(op: string, name: string, inputs: string[], outputs: string[], attrs?: Record<string, AttrValue>): void {
     this.nodes.push(node({ op, name, inputs, outputs, attrs }));
   }
 
-  weight(name: string, dims: number[], data: Float32Array): string {
-    this.initializers.push(floatTensor(name, dims, data));
+  /** keepFloat: values ONNX wants in float32 whatever the model's precision (Resize scales). */
+  weight(name: string, dims: number[], data: Float32Array, keepFloat = false): string {
+    this.initializers.push(this.half && !keepFloat ? float16Tensor(name, dims, data) : floatTensor(name, dims, data));
     this.parameters += data.length;
     return name;
   }
@@ -115,7 +121,7 @@ function interp(b: Builder, layer: NcnnLayer, input: string, output: string): vo
   }
   if (!(hs > 0 && ws > 0)) refuse(layer, `bad scale ${hs}x${ws}`);
   const align = intParam(layer, 6, 0) !== 0;
-  const scales = b.weight(`${layer.name}.scales`, [4], Float32Array.from([1, 1, hs, ws]));
+  const scales = b.weight(`${layer.name}.scales`, [4], Float32Array.from([1, 1, hs, ws]), true);
   const attrs: Record<string, AttrValue> = {};
   if (type === 1) {
     // ncnn's nearest takes source pixel floor(x / scale): ONNX asymmetric + floor, exactly.
@@ -140,7 +146,8 @@ export function ncnnToOnnx(paramText: string, binBytes: Uint8Array, opts: Conver
   const outputName = opts.outputName ?? 'output';
   const param = parseNcnnParam(paramText);
   const bin = new NcnnBinReader(binBytes);
-  const b = new Builder();
+  const half = opts.precision === 'fp16';
+  const b = new Builder(half);
 
   const unsupported = [...new Set(param.layers.map((l) => l.type).filter((t) => !SUPPORTED.includes(t)))];
   if (unsupported.length > 0) throw new NcnnFormatError(`layer types not supported by the converter: ${unsupported.join(', ')} (supported: ${SUPPORTED.join(', ')})`);
@@ -153,7 +160,9 @@ export function ncnnToOnnx(paramText: string, binBytes: Uint8Array, opts: Conver
 
   // ncnn blob name → ONNX value name. Split layers only fan a blob out; in ONNX a value can feed
   // any number of nodes, so their outputs are aliases of their input.
-  const alias = new Map<string, string>([[inputs[0].outputs[0], inputName], [finals[0], outputName]]);
+  const inner = (n: string) => (half ? `${n}__fp16` : n);
+  const alias = new Map<string, string>([[inputs[0].outputs[0], inner(inputName)], [finals[0], inner(outputName)]]);
+  if (half) b.add('Cast', `${inputName}__to_fp16`, [inputName], [inner(inputName)], { to: { kind: 'int', value: ONNX_FLOAT16 } });
   const nameOf = (blob: string): string => alias.get(blob) ?? blob;
   const layers: Record<string, number> = {};
   let inputChannels: number | undefined;
@@ -177,7 +186,7 @@ export function ncnnToOnnx(paramText: string, binBytes: Uint8Array, opts: Conver
       case 'ConvolutionDepthWise': {
         expectIO(1, 1);
         const cin = convolution(b, bin, layer, inName, outName);
-        if (inName === inputName) inputChannels ??= cin;
+        if (inName === inner(inputName)) inputChannels ??= cin;
         break;
       }
       case 'PReLU': {
@@ -227,6 +236,7 @@ export function ncnnToOnnx(paramText: string, binBytes: Uint8Array, opts: Conver
       }
     }
   }
+  if (half) b.add('Cast', `${outputName}__to_fp32`, [inner(outputName)], [outputName], { to: { kind: 'int', value: ONNX_FLOAT } });
   if (bin.remaining !== 0) throw new NcnnFormatError(`${bin.remaining} bytes of the .bin were not used: it does not match the .param`);
 
   const inDims: Dim[] = ['N', inputChannels ?? 'C', 'H', 'W'];

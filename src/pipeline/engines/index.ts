@@ -11,6 +11,7 @@ import { createRvmMatteThreaded } from './matte-rvm-threaded.js';
 import { createCommandMatte } from './matte-command.js';
 import { createOnnxUpscaleThreaded } from './upscale-onnx-threaded.js';
 import { locateRealesrganOnnx } from '../onnx-upscale-models.js';
+import { useTensorrtCache } from './ort-providers.js';
 
 export type UpscalerName = Config['upscale']['engine'];
 export type MattingName = Config['matte']['engine'];
@@ -38,6 +39,7 @@ function insteadOf(other: UpscaleEngine, why: string): UpscaleEngine {
  */
 async function createOnnxUpscaler(config: Config, scale: number, log: (m: string) => void, otherwise: 'realesrgan' | 'lanczos' = 'realesrgan'): Promise<UpscaleEngine> {
   const loc = locateRealesrganOnnx(config, scale);
+  useTensorrtCache(config.dataDir);
   let why: string;
   if (loc.found) {
     const own = config.upscale.onnx?.providers ?? [];
@@ -90,6 +92,10 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
     scale,
     tile: realesrgan.tile,
     gpu: realesrgan.gpu,
+    framesPerCall: realesrgan.framesPerCall,
+    firstCallFrames: realesrgan.firstCallFrames,
+    startupShare: realesrgan.startupShare,
+    maxCallTempBytes: realesrgan.maxCallTempMb * 2 ** 20,
   });
 }
 
@@ -103,6 +109,7 @@ export interface MatterOptions {
 
 export async function createMatter(config: Config, engine: MattingName, log: (m: string) => void, opts: MatterOptions = {}): Promise<MatteEngine> {
   if (engine === 'none') return createNoMatte();
+  useTensorrtCache(config.dataDir);
   if (engine === 'command') return createCommandMatte({ template: config.matte.command.template });
   const variant = opts.variant ?? config.matte.rvm.variant;
   // The variant setup did not fetch is fetched here, on its first use.

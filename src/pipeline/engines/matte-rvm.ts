@@ -42,6 +42,8 @@ export interface RvmMatteOptions {
   log?: (msg: string) => void;
 }
 
+/** Providers whose outputs onnxruntime-node can leave in GPU memory ('gpu-buffer'). */
+const STATES_ON_DEVICE = ['webgpu', 'cuda', 'tensorrt'];
 const STATE_INPUTS = ['r1i', 'r2i', 'r3i', 'r4i'] as const;
 const STATE_OUTPUTS = ['r1o', 'r2o', 'r3o', 'r4o'] as const;
 const REQUIRED_INPUTS = ['src', ...STATE_INPUTS, 'downsample_ratio'];
@@ -160,8 +162,8 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
     reason: ortReason,
     log,
     async attempt(provider) {
-      // On webgpu, first try keeping the recurrent state on the GPU; if that path fails, plain webgpu.
-      if (provider === 'webgpu') {
+      // On a GPU provider, first try keeping the recurrent state on the GPU; if that fails, the plain provider.
+      if (STATES_ON_DEVICE.includes(provider)) {
         try {
           return await open(provider, true);
         } catch (err) {

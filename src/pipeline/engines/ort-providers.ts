@@ -15,6 +15,10 @@ export async function providerPrecheck(provider: string): Promise<string | null>
     const lib = path.join(onnxruntimeBinDir(), 'libonnxruntime_providers_cuda.so');
     if (!existsSync(lib)) return 'CUDA provider not installed (reinstall onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a GPU host)';
   }
+  if (provider === 'tensorrt' && process.platform === 'linux') {
+    const lib = path.join(onnxruntimeBinDir(), 'libonnxruntime_providers_tensorrt.so');
+    if (!existsSync(lib)) return 'TensorRT provider not installed (onnxruntime-node built or installed with TensorRT, and TensorRT 10 on the host; see README "Running on a GPU host")';
+  }
   if (provider === 'webgpu' && process.platform === 'linux') {
     const devices = await vulkanDeviceList().catch(() => []);
     if (devices.length > 0 && devices.every(isCpuVulkanDevice)) {
@@ -28,6 +32,26 @@ function onnxruntimeBinDir(): string {
   const require = createRequire(import.meta.url);
   const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
   return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/**
+ * The TensorRT provider builds an engine per model and input shape, which takes minutes; with a
+ * cache it is built once per machine. onnxruntime-node passes TensorRT no options but the device
+ * id, so the cache is set through the provider's documented environment variables, which it reads
+ * when the session is created. Pure; an explicit setting in the environment wins.
+ */
+export function tensorrtCacheEnv(dataDir: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  const want: Record<string, string> = {
+    ORT_TENSORRT_ENGINE_CACHE_ENABLE: '1',
+    ORT_TENSORRT_CACHE_PATH: path.join(dataDir, 'tensorrt-cache'),
+    ORT_TENSORRT_TIMING_CACHE_ENABLE: '1',
+  };
+  return Object.fromEntries(Object.entries(want).filter(([k]) => env[k] === undefined || env[k] === ''));
+}
+
+/** Sets tensorrtCacheEnv in this process (before any session; worker threads inherit it). */
+export function useTensorrtCache(dataDir: string): void {
+  for (const [k, v] of Object.entries(tensorrtCacheEnv(dataDir))) process.env[k] = v;
 }
 
 /**
