@@ -14,6 +14,7 @@ import { backgroundsDir } from './backgrounds/select.js';
 import { ensureDefaultBackgrounds, listBackgrounds } from './backgrounds/library.js';
 import { formatProvision, provision } from './provision/index.js';
 import { runCancel, runJobs, runStart, runSubmit } from './cli/service-commands.js';
+import { runGenerate } from './cli/generate-command.js';
 
 interface Outcome {
   input: string;
@@ -146,8 +147,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(cmd.json ? `${JSON.stringify(result)}\n` : `${formatDoctor(result)}\n`);
       return result.ok ? 0 : 1;
     }
+    case 'backgrounds-generate':
+      return runGenerate(cmd.prompt, cmd.opts, loadConfig({ file: cmd.opts.config }), localeOf(cmd.opts));
     case 'backgrounds': {
-      const dir = backgroundsDir(loadConfig());
+      const dir = backgroundsDir(loadConfig({ file: cmd.config }));
       await ensureDefaultBackgrounds(dir);
       const list = await listBackgrounds(dir);
       if (cmd.json) process.stdout.write(`${JSON.stringify(list)}\n`);

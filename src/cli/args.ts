@@ -5,7 +5,8 @@ export type Command =
   | { kind: 'enhance'; inputs: string[]; opts: EnhanceFlags }
   | { kind: 'recompose'; cutouts: string[]; opts: RecomposeFlags }
   | { kind: 'doctor'; json: boolean }
-  | { kind: 'backgrounds'; json: boolean }
+  | { kind: 'backgrounds'; json: boolean; config?: string }
+  | { kind: 'backgrounds-generate'; prompt: string; opts: GenerateFlags }
   | { kind: 'provision' }
   | { kind: 'start'; config?: string }
   | { kind: 'submit'; file: string; opts: SubmitFlags }
@@ -30,6 +31,52 @@ export interface EnhanceFlags extends CommonFlags {
 }
 
 export type RecomposeFlags = CommonFlags;
+
+export interface GenerateFlags {
+  name: string;
+  kind?: 'automatic1111' | 'comfyui';
+  url?: string;
+  /** Seconds of the Ken Burns loop; undefined = config backgrounds.generator.loopS. */
+  loopS?: number;
+  json: boolean;
+  lang?: string;
+  config?: string;
+}
+
+/** `backgrounds generate "PROMPT" --name NAME [--kind K] [--url URL] [--loop S]` */
+function parseGenerate(rest: string[]): Command {
+  const { values: v, positionals } = parse(rest, {
+    name: { type: 'string', short: 'n' },
+    kind: { type: 'string' },
+    url: { type: 'string' },
+    loop: { type: 'string' },
+    json: { type: 'boolean' },
+    lang: { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) return { kind: 'help', topic: 'backgrounds' };
+  if (positionals.length !== 1 || !positionals[0].trim()) throw new UsageError('backgrounds generate takes one prompt, in quotes: backgrounds generate "a neon city at night" --name city');
+  if (!v.name) throw new UsageError('backgrounds generate needs --name NAME (the name it gets in the library)');
+  let loopS: number | undefined;
+  if (v.loop !== undefined) {
+    loopS = Number(v.loop);
+    if (!Number.isFinite(loopS) || loopS < 0 || loopS > 60) throw new UsageError(`--loop must be seconds between 0 and 60 (got "${v.loop as string}")`);
+  }
+  return {
+    kind: 'backgrounds-generate',
+    prompt: positionals[0].trim(),
+    opts: {
+      name: v.name as string,
+      kind: oneOf('kind', v.kind as string | undefined, ['automatic1111', 'comfyui']),
+      url: v.url as string | undefined,
+      loopS,
+      json: Boolean(v.json),
+      lang: v.lang as string | undefined,
+      config: v.config as string | undefined,
+    },
+  };
+}
 
 export interface SubmitFlags extends Omit<EnhanceFlags, 'out'> {
   wait: boolean;
@@ -120,10 +167,15 @@ export function parseCommand(argv: string[]): Command {
         opts: { out: (v.out as string | undefined) ?? 'out', json: Boolean(v.json), bg: v.bg as string, lang: v.lang as string | undefined, config: v.config as string | undefined },
       };
     }
-    case 'doctor':
-    case 'backgrounds': {
+    case 'doctor': {
       const { values: v } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
       return { kind: name, json: Boolean(v.json) };
+    }
+    case 'backgrounds': {
+      if (rest[0] === 'generate') return parseGenerate(rest.slice(1));
+      const { values: v, positionals } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
+      if (positionals.length > 0) throw new UsageError(`unknown backgrounds command "${positionals[0]}" (try: backgrounds [--json], backgrounds generate "PROMPT" --name NAME)`);
+      return { kind: 'backgrounds', json: Boolean(v.json), config: v.config as string | undefined };
     }
     case 'provision':
       return { kind: 'provision' };
@@ -164,6 +216,11 @@ Usage:
   dancelift jobs [--json]            the queue: state, position, progress, requester
   dancelift cancel <id>...           remove a waiting job or stop a running one
   dancelift backgrounds [--json]     list the background library
+  dancelift backgrounds generate "PROMPT" --name NAME [--kind automatic1111|comfyui] [--url URL]
+                    [--loop SECONDS] [--json]
+                                     a picture from your Stable Diffusion server (AUTOMATIC1111/Forge
+                                     or ComfyUI) added to the library; --loop also makes NAME-loop,
+                                     a slow pan video (config backgrounds.generator)
   dancelift doctor [--json]          check tools, models and devices
   dancelift provision                install realesrgan-ncnn-vulkan and the RVM model into tools/,
                                      and convert the upscaler's models to ONNX (--upscaler onnx)
