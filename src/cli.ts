@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, packageRoot } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { HELP, parseCommand, UsageError, type CommonFlags, type EnhanceFlags } from './cli/args.js';
+import { HELP, parseCommand, UsageError, type CommonFlags, type EnhanceFlags, type EnhanceOnlyFlags } from './cli/args.js';
+import { alphaExportPaths } from './pipeline/export-alpha.js';
 import { cutoutPathFor, expandInputs, outputPathFor } from './cli/run-files.js';
 import { formatProgressLine, formatSummary, formatTimingTable, jsonResultLine } from './cli/render.js';
 import { errorMessage, localeFrom, type Locale } from './i18n/messages.js';
@@ -77,9 +78,9 @@ async function runBatch(
       progress.clear();
       outcomes.push({ input, result });
       if (flags.json) {
-        process.stdout.write(`${jsonResultLine({ input, output: result.output, ok: true, durationS: result.durationS, width: result.width, height: result.height, stats: result.stats })}\n`);
+        process.stdout.write(`${jsonResultLine({ input, output: result.output, ok: true, durationS: result.durationS, width: result.width, height: result.height, stats: result.stats, exports: result.exports })}\n`);
       } else {
-        process.stdout.write(`${formatTimingTable({ stats: result.stats, durationS: result.durationS, width: result.width, height: result.height, output: result.output })}\n`);
+        process.stdout.write(`${formatTimingTable({ stats: result.stats, durationS: result.durationS, width: result.width, height: result.height, output: result.output, exports: result.exports })}\n`);
       }
     } catch (error) {
       progress.clear();
@@ -98,7 +99,7 @@ async function runBatch(
   return outcomes.some((o) => o.error) || outcomes.length < inputs.length ? 1 : 0;
 }
 
-async function runEnhance(inputs: string[], flags: EnhanceFlags, config: Config): Promise<number> {
+async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFlags, config: Config): Promise<number> {
   const files = await expandInputs(inputs);
   if (files.length === 0) {
     process.stderr.write(`${errorMessage(new UsageError('no video files found'), localeOf(flags))}\n`);
@@ -109,6 +110,7 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags, config: Config)
       input,
       output: outputPathFor(input, flags.out),
       cutout: flags.keepCutout ? cutoutPathFor(input, flags.out) : undefined,
+      exportAlpha: flags.export === 'alpha' ? alphaExportPaths(outputPathFor(input, flags.out)) : undefined,
       background: flags.bg,
       scale: flags.scale,
       upscaler: flags.upscaler,

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 
 /** What the command line asked for; parsing is pure so that every error message is unit-tested. */
 export type Command =
-  | { kind: 'enhance'; inputs: string[]; opts: EnhanceFlags }
+  | { kind: 'enhance'; inputs: string[]; opts: EnhanceFlags & EnhanceOnlyFlags }
   | { kind: 'recompose'; cutouts: string[]; opts: RecomposeFlags }
   | { kind: 'doctor'; json: boolean }
   | { kind: 'backgrounds'; json: boolean; config?: string }
@@ -31,6 +31,21 @@ export interface EnhanceFlags extends CommonFlags {
 }
 
 export type RecomposeFlags = CommonFlags;
+
+/** Options of `enhance` that the queue's jobs do not carry (yet). */
+export interface EnhanceOnlyFlags {
+  /** `--export alpha`: also the dancer with alpha as <name>.alpha.webm (VP9) and .alpha.mov (ProRes 4444). */
+  export?: 'alpha';
+}
+
+const enhanceOnlyOptions = {
+  export: { type: 'string' },
+} as const;
+
+function enhanceOnlyFlags(v: Parsed['values']): EnhanceOnlyFlags {
+  const exp = oneOf('export', v.export as string | undefined, ['alpha']);
+  return { ...(exp ? { export: exp } : {}) };
+}
 
 export interface GenerateFlags {
   name: string;
@@ -151,10 +166,12 @@ export function parseCommand(argv: string[]): Command {
     case 'version':
       return { kind: 'version' };
     case 'enhance': {
-      const { values: v, positionals } = parse(rest, jobOptions);
+      const { values: v, positionals } = parse(rest, { ...jobOptions, ...enhanceOnlyOptions });
       if (v.help) return { kind: 'help', topic: 'enhance' };
       if (positionals.length === 0) throw new UsageError('enhance needs at least one video file or folder');
-      return { kind: 'enhance', inputs: positionals, opts: { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v) } };
+      const opts = { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v), ...enhanceOnlyFlags(v) };
+      if (opts.export === 'alpha' && opts.matting === 'none') throw new UsageError('--export alpha needs matting (it exports the cut-out dancer): drop --matting none');
+      return { kind: 'enhance', inputs: positionals, opts };
     }
     case 'recompose': {
       const { values: v, positionals } = parse(rest, common);
@@ -208,7 +225,7 @@ export const HELP = `dancelift — sharpen, cut out and re-background dance vide
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
                     [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
-                    [--out DIR] [--keep-cutout] [--json]
+                    [--out DIR] [--keep-cutout] [--export alpha] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
   dancelift submit <file> [--bg ...] [--scale N] [--wait] [--json]
@@ -231,6 +248,8 @@ Options:
   --scale       upscale factor (default 2; 1 = no upscaling)
   --out, -o     output folder (default ./out); the video is written as <name>.enhanced.mp4
   --keep-cutout also keep <name>.cutout.mkv (dancer + alpha + audio) for a fast \`recompose\`
+  --export alpha  also write the dancer with transparency for video editors: <name>.alpha.webm
+                (VP9 with alpha) and <name>.alpha.mov (ProRes 4444)
   --json        one JSON result line per input on stdout, nothing else there
   --lang        en or zh for messages (default from LANG)
   --config      an extra YAML config file (see config/default.yaml)

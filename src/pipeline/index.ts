@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { Channel } from './channel.js';
 import { composeFromChunks } from './compose.js';
+import { tapAlphaExport } from './export-alpha.js';
 import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
@@ -23,6 +24,8 @@ export interface EnhanceRequest {
   matting?: MattingName;
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
+  /** `--export alpha`: also write the dancer with alpha as WebM (VP9) and MOV (ProRes 4444) here. */
+  exportAlpha?: { webm: string; mov: string };
   config: Config;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
@@ -34,6 +37,8 @@ export interface EnhanceResult {
   input: string;
   output: string;
   cutout?: string;
+  /** The transparent exports, when asked for. */
+  exports?: { webm: string; mov: string };
   durationS: number;
   width: number;
   height: number;
@@ -57,6 +62,8 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const mattingName = req.matting ?? config.matte.engine;
   const scale = req.scale ?? config.upscale.scale;
 
+  if (req.exportAlpha && mattingName === 'none') throw new PipelineError('UNSUPPORTED', 'a transparent export needs matting', { format: '--export alpha with --matting none' });
+
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(req.signal?.reason);
   if (req.signal?.aborted) throw new PipelineError('CANCELLED', 'cancelled');
@@ -75,6 +82,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const engines: ChunkEngine[] = [];
   const partial = partialName(req.output);
   const partialCutout = req.cutout ? partialName(req.cutout) : undefined;
+  const exportAlpha = req.exportAlpha && { webm: partialName(req.exportAlpha.webm), mov: partialName(req.exportAlpha.mov) };
 
   try {
     const upscaler = await createUpscaler(config, upscalerName, scale, log);
@@ -145,7 +153,9 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             cutout: partialCutout,
             encode: config.encode,
           },
-          meters.compose.input(toCompose),
+          exportAlpha
+            ? tapAlphaExport(meters.compose.input(toCompose), { width: outW, height: outH, fpsRational: plan.fpsRational, audioFrom: info.audio ? { file: req.input } : null, ...exportAlpha }, signal)
+            : meters.compose.input(toCompose),
           signal,
           (chunk) => meters.compose.done(chunk.count),
         ),
@@ -158,6 +168,10 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
 
     await rename(partial, req.output);
     if (req.cutout && partialCutout) await rename(partialCutout, req.cutout);
+    if (req.exportAlpha && exportAlpha) {
+      await rename(exportAlpha.webm, req.exportAlpha.webm);
+      await rename(exportAlpha.mov, req.exportAlpha.mov);
+    }
     const totalS = (performance.now() - t0) / 1000;
     const composeInfo = { engine: `ffmpeg ${config.encode.codec}`, device: config.encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu' };
     const stats: RunStats = {
@@ -171,10 +185,11 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
       realtimeFactor: totalS / info.durationS,
       peakTempBytes: await peak.stop(),
     };
-    return { input: req.input, output: req.output, ...(req.cutout ? { cutout: req.cutout } : {}), durationS: info.durationS, width: outW, height: outH, hasAudio: info.audio !== null, stats };
+    return { input: req.input, output: req.output, ...(req.cutout ? { cutout: req.cutout } : {}), ...(req.exportAlpha ? { exports: req.exportAlpha } : {}), durationS: info.durationS, width: outW, height: outH, hasAudio: info.audio !== null, stats };
   } catch (err) {
     await rm(partial, { force: true });
     if (partialCutout) await rm(partialCutout, { force: true });
+    if (exportAlpha) await Promise.all([rm(exportAlpha.webm, { force: true }), rm(exportAlpha.mov, { force: true })]);
     if (req.signal?.aborted && !(isPipelineError(err) && err.code !== 'CANCELLED')) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: err });
     throw err;
   } finally {
