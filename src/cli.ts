@@ -111,6 +111,12 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFla
       output: outputPathFor(input, flags.out),
       cutout: flags.keepCutout ? cutoutPathFor(input, flags.out) : undefined,
       exportAlpha: flags.export === 'alpha' ? alphaExportPaths(outputPathFor(input, flags.out)) : undefined,
+      reframe: {
+        ...(flags.aspect ? { aspect: flags.aspect } : {}),
+        ...(flags.fit !== undefined ? { fit: flags.fit } : {}),
+        ...(flags.ground !== undefined ? { ground: flags.ground } : {}),
+        ...(flags.shadow ? { shadow: true } : {}),
+      },
       background: flags.bg,
       scale: flags.scale,
       upscaler: flags.upscaler,

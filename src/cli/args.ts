@@ -36,15 +36,42 @@ export type RecomposeFlags = CommonFlags;
 export interface EnhanceOnlyFlags {
   /** `--export alpha`: also the dancer with alpha as <name>.alpha.webm (VP9) and .alpha.mov (ProRes 4444). */
   export?: 'alpha';
+  /** Reframing; unset ones come from config.reframe. */
+  aspect?: '9:16' | '1:1' | '4:5' | '16:9' | 'source';
+  fit?: number;
+  ground?: number;
+  shadow?: boolean;
 }
 
 const enhanceOnlyOptions = {
   export: { type: 'string' },
+  aspect: { type: 'string' },
+  fit: { type: 'string' },
+  ground: { type: 'string' },
+  shadow: { type: 'boolean' },
 } as const;
+
+/** "0.8" or "80%" → 0.8; a share of the frame height in (0, 1]. */
+function share(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(value);
+  const n = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+  if (!(n > 0 && n <= 1)) throw new UsageError(`--${name} must be a share of the frame height, like 0.8 or 80% (got "${value}")`);
+  return n;
+}
 
 function enhanceOnlyFlags(v: Parsed['values']): EnhanceOnlyFlags {
   const exp = oneOf('export', v.export as string | undefined, ['alpha']);
-  return { ...(exp ? { export: exp } : {}) };
+  const aspect = oneOf('aspect', v.aspect as string | undefined, ['9:16', '1:1', '4:5', '16:9', 'source']);
+  const fit = share('fit', v.fit as string | undefined);
+  const ground = share('ground', v.ground as string | undefined);
+  return {
+    ...(exp ? { export: exp } : {}),
+    ...(aspect ? { aspect } : {}),
+    ...(fit !== undefined ? { fit } : {}),
+    ...(ground !== undefined ? { ground } : {}),
+    ...(v.shadow ? { shadow: true } : {}),
+  };
 }
 
 export interface GenerateFlags {
@@ -171,6 +198,7 @@ export function parseCommand(argv: string[]): Command {
       if (positionals.length === 0) throw new UsageError('enhance needs at least one video file or folder');
       const opts = { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v), ...enhanceOnlyFlags(v) };
       if (opts.export === 'alpha' && opts.matting === 'none') throw new UsageError('--export alpha needs matting (it exports the cut-out dancer): drop --matting none');
+      if ((opts.aspect || opts.fit || opts.ground || opts.shadow) && opts.matting === 'none') throw new UsageError('--aspect, --fit, --ground and --shadow follow the cut-out dancer: they need matting (drop --matting none)');
       return { kind: 'enhance', inputs: positionals, opts };
     }
     case 'recompose': {
@@ -225,6 +253,7 @@ export const HELP = `dancelift — sharpen, cut out and re-background dance vide
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
                     [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
+                    [--aspect 9:16|1:1|4:5|16:9|source] [--fit SHARE] [--ground SHARE] [--shadow]
                     [--out DIR] [--keep-cutout] [--export alpha] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
@@ -248,6 +277,11 @@ Options:
   --scale       upscale factor (default 2; 1 = no upscaling)
   --out, -o     output folder (default ./out); the video is written as <name>.enhanced.mp4
   --keep-cutout also keep <name>.cutout.mkv (dancer + alpha + audio) for a fast \`recompose\`
+  --aspect      reframe for phone apps: the frame follows the dancer (9:16 crops around her, 16:9
+                extends the background), smoothed, never cutting a limb (config reframe.aspect)
+  --fit         the dancer's height as a share of the frame's, e.g. 0.8 (default: her own size)
+  --ground      put her feet on a floor line, a share of the frame height from the top, e.g. 0.92
+  --shadow      a soft contact shadow under her feet
   --export alpha  also write the dancer with transparency for video editors: <name>.alpha.webm
                 (VP9 with alpha) and <name>.alpha.mov (ProRes 4444)
   --json        one JSON result line per input on stdout, nothing else there

@@ -88,6 +88,16 @@ export const configSchema = z
         generator: generatorSchema.default({}),
       })
       .strict(),
+    // Defaulted so that config files written before reframing existed still load.
+    reframe: z
+      .object({
+        aspect: z.enum(['9:16', '1:1', '4:5', '16:9', 'source']).default('source'),
+        fit: z.number().min(0).max(1).default(0),
+        ground: z.number().min(0).max(1).default(0),
+        shadow: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
     roles: z.array(z.enum(['bots', 'worker', 'web'])),
     redis: z.object({ url: z.string(), embedded: z.boolean() }).strict(),
     queue: z

@@ -6,6 +6,7 @@ import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { Channel } from './channel.js';
 import { composeFromChunks } from './compose.js';
 import { tapAlphaExport } from './export-alpha.js';
+import { reframeStage, wantsReframe } from './reframe-stage.js';
 import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
@@ -24,6 +25,8 @@ export interface EnhanceRequest {
   matting?: MattingName;
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
+  /** `--aspect/--fit/--ground/--shadow`; default: config.reframe. */
+  reframe?: Partial<Config['reframe']>;
   /** `--export alpha`: also write the dancer with alpha as WebM (VP9) and MOV (ProRes 4444) here. */
   exportAlpha?: { webm: string; mov: string };
   config: Config;
@@ -63,6 +66,8 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const scale = req.scale ?? config.upscale.scale;
 
   if (req.exportAlpha && mattingName === 'none') throw new PipelineError('UNSUPPORTED', 'a transparent export needs matting', { format: '--export alpha with --matting none' });
+  const reframe = { ...config.reframe, ...req.reframe };
+  if (wantsReframe(reframe) && mattingName === 'none') throw new PipelineError('UNSUPPORTED', 'reframing follows the cut-out: it needs matting', { format: '--aspect/--fit/--ground/--shadow with --matting none' });
 
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(req.signal?.reason);
@@ -89,8 +94,8 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
     engines.push(upscaler);
     const matter = await createMatter(config, mattingName, log);
     engines.push(matter);
-    const outW = plan.width * upscaler.scale;
-    const outH = plan.height * upscaler.scale;
+    const reframer = wantsReframe(reframe) ? reframeStage(reframe, plan.width * upscaler.scale, plan.height * upscaler.scale, plan.fpsRational) : null;
+    const [outW, outH] = reframer?.canvas ?? [plan.width * upscaler.scale, plan.height * upscaler.scale];
     await mkdir(path.dirname(req.output), { recursive: true });
     if (req.cutout) await mkdir(path.dirname(req.cutout), { recursive: true });
 
@@ -131,6 +136,11 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
         }
       }, to);
 
+    // Between matting and the encoder: the reframing (its own canvas), then the transparent export's tap.
+    let composeFrames: AsyncIterable<Chunk> = meters.compose.input(toCompose);
+    if (reframer) composeFrames = reframer.run(composeFrames);
+    if (exportAlpha) composeFrames = tapAlphaExport(composeFrames, { width: outW, height: outH, fpsRational: plan.fpsRational, audioFrom: info.audio ? { file: req.input } : null, ...exportAlpha }, signal);
+
     const stages = [
       guard(meters.decode, async () => {
         for await (const chunk of decodeChunks(req.input, plan, chunkFrames, signal)) {
@@ -153,9 +163,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             cutout: partialCutout,
             encode: config.encode,
           },
-          exportAlpha
-            ? tapAlphaExport(meters.compose.input(toCompose), { width: outW, height: outH, fpsRational: plan.fpsRational, audioFrom: info.audio ? { file: req.input } : null, ...exportAlpha }, signal)
-            : meters.compose.input(toCompose),
+          composeFrames,
           signal,
           (chunk) => meters.compose.done(chunk.count),
         ),
