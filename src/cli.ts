@@ -4,6 +4,7 @@ import { loadConfig, packageRoot } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { HELP, parseCommand, UsageError, type CommonFlags, type EnhanceFlags, type EnhanceOnlyFlags } from './cli/args.js';
 import { alphaExportPaths } from './pipeline/export-alpha.js';
+import { enhancePreview, previewPathFor, type PreviewInfo } from './pipeline/preview.js';
 import { cutoutPathFor, expandInputs, outputPathFor } from './cli/run-files.js';
 import { formatProgressLine, formatSummary, formatTimingTable, jsonResultLine } from './cli/render.js';
 import { errorMessage, localeFrom, type Locale } from './i18n/messages.js';
@@ -64,7 +65,7 @@ function interruptSignal(): AbortSignal {
 async function runBatch(
   inputs: string[],
   flags: CommonFlags,
-  work: (input: string, onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<EnhanceResult>,
+  work: (input: string, onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<EnhanceResult & { preview?: PreviewInfo }>,
 ): Promise<number> {
   const locale = localeOf(flags);
   const signal = interruptSignal();
@@ -78,9 +79,9 @@ async function runBatch(
       progress.clear();
       outcomes.push({ input, result });
       if (flags.json) {
-        process.stdout.write(`${jsonResultLine({ input, output: result.output, ok: true, durationS: result.durationS, width: result.width, height: result.height, stats: result.stats, exports: result.exports })}\n`);
+        process.stdout.write(`${jsonResultLine({ input, output: result.output, ok: true, durationS: result.durationS, width: result.width, height: result.height, stats: result.stats, exports: result.exports, preview: result.preview })}\n`);
       } else {
-        process.stdout.write(`${formatTimingTable({ stats: result.stats, durationS: result.durationS, width: result.width, height: result.height, output: result.output, exports: result.exports })}\n`);
+        process.stdout.write(`${formatTimingTable({ stats: result.stats, durationS: result.durationS, width: result.width, height: result.height, output: result.output, exports: result.exports, preview: result.preview })}\n`);
       }
     } catch (error) {
       progress.clear();
@@ -105,12 +106,13 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFla
     process.stderr.write(`${errorMessage(new UsageError('no video files found'), localeOf(flags))}\n`);
     return 1;
   }
-  return runBatch(files, flags, (input, onProgress, signal) =>
-    enhance({
+  return runBatch(files, flags, (input, onProgress, signal) => {
+    const output = flags.preview ? previewPathFor(outputPathFor(input, flags.out)) : outputPathFor(input, flags.out);
+    const req = {
       input,
-      output: outputPathFor(input, flags.out),
+      output,
       cutout: flags.keepCutout ? cutoutPathFor(input, flags.out) : undefined,
-      exportAlpha: flags.export === 'alpha' ? alphaExportPaths(outputPathFor(input, flags.out)) : undefined,
+      exportAlpha: flags.export === 'alpha' ? alphaExportPaths(output) : undefined,
       reframe: {
         ...(flags.aspect ? { aspect: flags.aspect } : {}),
         ...(flags.fit !== undefined ? { fit: flags.fit } : {}),
@@ -124,8 +126,9 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFla
       config,
       signal,
       onProgress,
-    }),
-  );
+    };
+    return flags.preview ? enhancePreview({ ...req, previewS: flags.preview }) : enhance(req);
+  });
 }
 
 const safeName = (s: string) => path.basename(s, path.extname(s)).replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 40) || 'bg';

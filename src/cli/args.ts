@@ -41,9 +41,12 @@ export interface EnhanceOnlyFlags {
   fit?: number;
   ground?: number;
   shadow?: boolean;
+  /** `--preview SECONDS`: only the most active stretch, as <name>.preview.mp4. */
+  preview?: number;
 }
 
 const enhanceOnlyOptions = {
+  preview: { type: 'string' },
   export: { type: 'string' },
   aspect: { type: 'string' },
   fit: { type: 'string' },
@@ -65,7 +68,13 @@ function enhanceOnlyFlags(v: Parsed['values']): EnhanceOnlyFlags {
   const aspect = oneOf('aspect', v.aspect as string | undefined, ['9:16', '1:1', '4:5', '16:9', 'source']);
   const fit = share('fit', v.fit as string | undefined);
   const ground = share('ground', v.ground as string | undefined);
+  let preview: number | undefined;
+  if (v.preview !== undefined) {
+    preview = Number(v.preview);
+    if (!(preview > 0 && preview <= 60)) throw new UsageError(`--preview must be seconds between 0 and 60, like 5 (got "${v.preview as string}")`);
+  }
   return {
+    ...(preview !== undefined ? { preview } : {}),
     ...(exp ? { export: exp } : {}),
     ...(aspect ? { aspect } : {}),
     ...(fit !== undefined ? { fit } : {}),
@@ -254,7 +263,7 @@ Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
                     [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
                     [--aspect 9:16|1:1|4:5|16:9|source] [--fit SHARE] [--ground SHARE] [--shadow]
-                    [--out DIR] [--keep-cutout] [--export alpha] [--json]
+                    [--preview SECONDS] [--out DIR] [--keep-cutout] [--export alpha] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
   dancelift submit <file> [--bg ...] [--scale N] [--wait] [--json]
@@ -277,6 +286,8 @@ Options:
   --scale       upscale factor (default 2; 1 = no upscaling)
   --out, -o     output folder (default ./out); the video is written as <name>.enhanced.mp4
   --keep-cutout also keep <name>.cutout.mkv (dancer + alpha + audio) for a fast \`recompose\`
+  --preview     only the most active SECONDS of each video (by motion), as <name>.preview.mp4:
+                a quick look before the full run
   --aspect      reframe for phone apps: the frame follows the dancer (9:16 crops around her, 16:9
                 extends the background), smoothed, never cutting a limb (config reframe.aspect)
   --fit         the dancer's height as a share of the frame's, e.g. 0.8 (default: her own size)
