@@ -2,7 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, packageRoot } from './config/load.js';
 import type { Config } from './config/schema.js';
-import { HELP, parseCommand, UsageError, type CommonFlags, type EnhanceFlags } from './cli/args.js';
+import { HELP, parseCommand, UsageError, type CommonFlags, type EnhanceFlags, type EnhanceOnlyFlags } from './cli/args.js';
+import { alphaExportPaths } from './pipeline/export-alpha.js';
+import { enhancePreview, previewPathFor, type PreviewInfo } from './pipeline/preview.js';
 import { cutoutPathFor, expandInputs, outputPathFor } from './cli/run-files.js';
 import { formatProgressLine, formatSummary, formatTimingTable, jsonResultLine } from './cli/render.js';
 import { errorMessage, localeFrom, type Locale } from './i18n/messages.js';
@@ -14,6 +16,7 @@ import { backgroundsDir } from './backgrounds/select.js';
 import { ensureDefaultBackgrounds, listBackgrounds } from './backgrounds/library.js';
 import { formatProvision, provision } from './provision/index.js';
 import { runCancel, runJobs, runStart, runSubmit } from './cli/service-commands.js';
+import { runGenerate } from './cli/generate-command.js';
 
 interface Outcome {
   input: string;
@@ -62,7 +65,7 @@ function interruptSignal(): AbortSignal {
 async function runBatch(
   inputs: string[],
   flags: CommonFlags,
-  work: (input: string, onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<EnhanceResult>,
+  work: (input: string, onProgress: (p: Progress) => void, signal: AbortSignal) => Promise<EnhanceResult & { preview?: PreviewInfo }>,
 ): Promise<number> {
   const locale = localeOf(flags);
   const signal = interruptSignal();
@@ -76,9 +79,9 @@ async function runBatch(
       progress.clear();
       outcomes.push({ input, result });
       if (flags.json) {
-        process.stdout.write(`${jsonResultLine({ input, output: result.output, ok: true, durationS: result.durationS, width: result.width, height: result.height, stats: result.stats })}\n`);
+        process.stdout.write(`${jsonResultLine({ input, output: result.output, ok: true, durationS: result.durationS, width: result.width, height: result.height, stats: result.stats, exports: result.exports, preview: result.preview })}\n`);
       } else {
-        process.stdout.write(`${formatTimingTable({ stats: result.stats, durationS: result.durationS, width: result.width, height: result.height, output: result.output })}\n`);
+        process.stdout.write(`${formatTimingTable({ stats: result.stats, durationS: result.durationS, width: result.width, height: result.height, output: result.output, exports: result.exports, preview: result.preview })}\n`);
       }
     } catch (error) {
       progress.clear();
@@ -97,17 +100,25 @@ async function runBatch(
   return outcomes.some((o) => o.error) || outcomes.length < inputs.length ? 1 : 0;
 }
 
-async function runEnhance(inputs: string[], flags: EnhanceFlags, config: Config): Promise<number> {
+async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFlags, config: Config): Promise<number> {
   const files = await expandInputs(inputs);
   if (files.length === 0) {
     process.stderr.write(`${errorMessage(new UsageError('no video files found'), localeOf(flags))}\n`);
     return 1;
   }
-  return runBatch(files, flags, (input, onProgress, signal) =>
-    enhance({
+  return runBatch(files, flags, (input, onProgress, signal) => {
+    const output = flags.preview ? previewPathFor(outputPathFor(input, flags.out)) : outputPathFor(input, flags.out);
+    const req = {
       input,
-      output: outputPathFor(input, flags.out),
+      output,
       cutout: flags.keepCutout ? cutoutPathFor(input, flags.out) : undefined,
+      exportAlpha: flags.export === 'alpha' ? alphaExportPaths(output) : undefined,
+      reframe: {
+        ...(flags.aspect ? { aspect: flags.aspect } : {}),
+        ...(flags.fit !== undefined ? { fit: flags.fit } : {}),
+        ...(flags.ground !== undefined ? { ground: flags.ground } : {}),
+        ...(flags.shadow ? { shadow: true } : {}),
+      },
       background: flags.bg,
       scale: flags.scale,
       upscaler: flags.upscaler,
@@ -116,8 +127,9 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags, config: Config)
       config,
       signal,
       onProgress,
-    }),
-  );
+    };
+    return flags.preview ? enhancePreview({ ...req, previewS: flags.preview }) : enhance(req);
+  });
 }
 
 const safeName = (s: string) => path.basename(s, path.extname(s)).replace(/[^\p{L}\p{N}_-]+/gu, '_').slice(0, 40) || 'bg';
@@ -147,8 +159,10 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(cmd.json ? `${JSON.stringify(result)}\n` : `${formatDoctor(result)}\n`);
       return result.ok ? 0 : 1;
     }
+    case 'backgrounds-generate':
+      return runGenerate(cmd.prompt, cmd.opts, loadConfig({ file: cmd.opts.config }), localeOf(cmd.opts));
     case 'backgrounds': {
-      const dir = backgroundsDir(loadConfig());
+      const dir = backgroundsDir(loadConfig({ file: cmd.config }));
       await ensureDefaultBackgrounds(dir);
       const list = await listBackgrounds(dir);
       if (cmd.json) process.stdout.write(`${JSON.stringify(list)}\n`);

@@ -27,6 +27,7 @@ const samples: Record<ErrorCode, Record<string, string | number>> = {
   TOOL_FAILED: { tool: 'ffmpeg', detail: 'Conversion failed!\nsecond line' },
   GPU_OUT_OF_MEMORY: {},
   CANCELLED: {},
+  GENERATOR_FAILED: { reason: 'timeout', url: 'http://127.0.0.1:7860', seconds: 300 },
 };
 
 describe('localeFrom', () => {
@@ -70,7 +71,7 @@ describe('errorMessage', () => {
 
   it('lists exactly the codes of errors.ts', () => {
     // A new ErrorCode without texts fails to compile (Record<ErrorCode, …>); this guards the list.
-    expect(new Set(ERROR_CODES).size).toBe(13);
+    expect(new Set(ERROR_CODES).size).toBe(14);
     expect(Object.keys(TEXTS.en.errors).sort()).toEqual([...ERROR_CODES].sort());
     expect(Object.keys(TEXTS.zh.errors).sort()).toEqual([...ERROR_CODES].sort());
   });

@@ -3,10 +3,11 @@ import { RVM_VARIANTS, type RvmVariant } from '../pipeline/rvm-variants.js';
 
 /** What the command line asked for; parsing is pure so that every error message is unit-tested. */
 export type Command =
-  | { kind: 'enhance'; inputs: string[]; opts: EnhanceFlags }
+  | { kind: 'enhance'; inputs: string[]; opts: EnhanceFlags & EnhanceOnlyFlags }
   | { kind: 'recompose'; cutouts: string[]; opts: RecomposeFlags }
   | { kind: 'doctor'; json: boolean }
-  | { kind: 'backgrounds'; json: boolean }
+  | { kind: 'backgrounds'; json: boolean; config?: string }
+  | { kind: 'backgrounds-generate'; prompt: string; opts: GenerateFlags }
   | { kind: 'provision'; mattingModel?: RvmVariant }
   | { kind: 'start'; config?: string }
   | { kind: 'submit'; file: string; opts: SubmitFlags }
@@ -33,6 +34,103 @@ export interface EnhanceFlags extends CommonFlags {
 }
 
 export type RecomposeFlags = CommonFlags;
+
+/** Options of `enhance` that the queue's jobs do not carry (yet). */
+export interface EnhanceOnlyFlags {
+  /** `--export alpha`: also the dancer with alpha as <name>.alpha.webm (VP9) and .alpha.mov (ProRes 4444). */
+  export?: 'alpha';
+  /** Reframing; unset ones come from config.reframe. */
+  aspect?: '9:16' | '1:1' | '4:5' | '16:9' | 'source';
+  fit?: number;
+  ground?: number;
+  shadow?: boolean;
+  /** `--preview SECONDS`: only the most active stretch, as <name>.preview.mp4. */
+  preview?: number;
+}
+
+const enhanceOnlyOptions = {
+  preview: { type: 'string' },
+  export: { type: 'string' },
+  aspect: { type: 'string' },
+  fit: { type: 'string' },
+  ground: { type: 'string' },
+  shadow: { type: 'boolean' },
+} as const;
+
+/** "0.8" or "80%" → 0.8; a share of the frame height in (0, 1]. */
+function share(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(%?)\s*$/.exec(value);
+  const n = m ? Number(m[1]) / (m[2] ? 100 : 1) : NaN;
+  if (!(n > 0 && n <= 1)) throw new UsageError(`--${name} must be a share of the frame height, like 0.8 or 80% (got "${value}")`);
+  return n;
+}
+
+function enhanceOnlyFlags(v: Parsed['values']): EnhanceOnlyFlags {
+  const exp = oneOf('export', v.export as string | undefined, ['alpha']);
+  const aspect = oneOf('aspect', v.aspect as string | undefined, ['9:16', '1:1', '4:5', '16:9', 'source']);
+  const fit = share('fit', v.fit as string | undefined);
+  const ground = share('ground', v.ground as string | undefined);
+  let preview: number | undefined;
+  if (v.preview !== undefined) {
+    preview = Number(v.preview);
+    if (!(preview > 0 && preview <= 60)) throw new UsageError(`--preview must be seconds between 0 and 60, like 5 (got "${v.preview as string}")`);
+  }
+  return {
+    ...(preview !== undefined ? { preview } : {}),
+    ...(exp ? { export: exp } : {}),
+    ...(aspect ? { aspect } : {}),
+    ...(fit !== undefined ? { fit } : {}),
+    ...(ground !== undefined ? { ground } : {}),
+    ...(v.shadow ? { shadow: true } : {}),
+  };
+}
+
+export interface GenerateFlags {
+  name: string;
+  kind?: 'automatic1111' | 'comfyui';
+  url?: string;
+  /** Seconds of the Ken Burns loop; undefined = config backgrounds.generator.loopS. */
+  loopS?: number;
+  json: boolean;
+  lang?: string;
+  config?: string;
+}
+
+/** `backgrounds generate "PROMPT" --name NAME [--kind K] [--url URL] [--loop S]` */
+function parseGenerate(rest: string[]): Command {
+  const { values: v, positionals } = parse(rest, {
+    name: { type: 'string', short: 'n' },
+    kind: { type: 'string' },
+    url: { type: 'string' },
+    loop: { type: 'string' },
+    json: { type: 'boolean' },
+    lang: { type: 'string' },
+    config: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (v.help) return { kind: 'help', topic: 'backgrounds' };
+  if (positionals.length !== 1 || !positionals[0].trim()) throw new UsageError('backgrounds generate takes one prompt, in quotes: backgrounds generate "a neon city at night" --name city');
+  if (!v.name) throw new UsageError('backgrounds generate needs --name NAME (the name it gets in the library)');
+  let loopS: number | undefined;
+  if (v.loop !== undefined) {
+    loopS = Number(v.loop);
+    if (!Number.isFinite(loopS) || loopS < 0 || loopS > 60) throw new UsageError(`--loop must be seconds between 0 and 60 (got "${v.loop as string}")`);
+  }
+  return {
+    kind: 'backgrounds-generate',
+    prompt: positionals[0].trim(),
+    opts: {
+      name: v.name as string,
+      kind: oneOf('kind', v.kind as string | undefined, ['automatic1111', 'comfyui']),
+      url: v.url as string | undefined,
+      loopS,
+      json: Boolean(v.json),
+      lang: v.lang as string | undefined,
+      config: v.config as string | undefined,
+    },
+  };
+}
 
 export interface SubmitFlags extends Omit<EnhanceFlags, 'out'> {
   wait: boolean;
@@ -109,10 +207,13 @@ export function parseCommand(argv: string[]): Command {
     case 'version':
       return { kind: 'version' };
     case 'enhance': {
-      const { values: v, positionals } = parse(rest, jobOptions);
+      const { values: v, positionals } = parse(rest, { ...jobOptions, ...enhanceOnlyOptions });
       if (v.help) return { kind: 'help', topic: 'enhance' };
       if (positionals.length === 0) throw new UsageError('enhance needs at least one video file or folder');
-      return { kind: 'enhance', inputs: positionals, opts: { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v) } };
+      const opts = { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v), ...enhanceOnlyFlags(v) };
+      if (opts.export === 'alpha' && opts.matting === 'none') throw new UsageError('--export alpha needs matting (it exports the cut-out dancer): drop --matting none');
+      if ((opts.aspect || opts.fit || opts.ground || opts.shadow) && opts.matting === 'none') throw new UsageError('--aspect, --fit, --ground and --shadow follow the cut-out dancer: they need matting (drop --matting none)');
+      return { kind: 'enhance', inputs: positionals, opts };
     }
     case 'recompose': {
       const { values: v, positionals } = parse(rest, common);
@@ -125,10 +226,15 @@ export function parseCommand(argv: string[]): Command {
         opts: { out: (v.out as string | undefined) ?? 'out', json: Boolean(v.json), bg: v.bg as string, lang: v.lang as string | undefined, config: v.config as string | undefined },
       };
     }
-    case 'doctor':
-    case 'backgrounds': {
+    case 'doctor': {
       const { values: v } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
       return { kind: name, json: Boolean(v.json) };
+    }
+    case 'backgrounds': {
+      if (rest[0] === 'generate') return parseGenerate(rest.slice(1));
+      const { values: v, positionals } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
+      if (positionals.length > 0) throw new UsageError(`unknown backgrounds command "${positionals[0]}" (try: backgrounds [--json], backgrounds generate "PROMPT" --name NAME)`);
+      return { kind: 'backgrounds', json: Boolean(v.json), config: v.config as string | undefined };
     }
     case 'provision': {
       const { values: v } = parse(rest, { 'matting-model': { type: 'string' } });
@@ -164,7 +270,8 @@ Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
                     [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
                     [--matting-model mobilenetv3|resnet50]
-                    [--out DIR] [--keep-cutout] [--json]
+                    [--aspect 9:16|1:1|4:5|16:9|source] [--fit SHARE] [--ground SHARE] [--shadow]
+                    [--preview SECONDS] [--out DIR] [--keep-cutout] [--export alpha] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
   dancelift submit <file> [--bg ...] [--scale N] [--wait] [--json]
@@ -172,6 +279,11 @@ Usage:
   dancelift jobs [--json]            the queue: state, position, progress, requester
   dancelift cancel <id>...           remove a waiting job or stop a running one
   dancelift backgrounds [--json]     list the background library
+  dancelift backgrounds generate "PROMPT" --name NAME [--kind automatic1111|comfyui] [--url URL]
+                    [--loop SECONDS] [--json]
+                                     a picture from your Stable Diffusion server (AUTOMATIC1111/Forge
+                                     or ComfyUI) added to the library; --loop also makes NAME-loop,
+                                     a slow pan video (config backgrounds.generator)
   dancelift doctor [--json]          check tools, models and devices
   dancelift provision [--matting-model mobilenetv3|resnet50]
                                      install realesrgan-ncnn-vulkan and the RVM model (the configured
@@ -187,6 +299,15 @@ Options:
                 mobilenetv3 (fast, the default) or resnet50 (finer hair and fingers, slower); a
                 model not yet here is downloaded on first use (config matte.rvm.variant)
   --keep-cutout also keep <name>.cutout.mkv (dancer + alpha + audio) for a fast \`recompose\`
+  --preview     only the most active SECONDS of each video (by motion), as <name>.preview.mp4:
+                a quick look before the full run
+  --aspect      reframe for phone apps: the frame follows the dancer (9:16 crops around her, 16:9
+                extends the background), smoothed, never cutting a limb (config reframe.aspect)
+  --fit         the dancer's height as a share of the frame's, e.g. 0.8 (default: her own size)
+  --ground      put her feet on a floor line, a share of the frame height from the top, e.g. 0.92
+  --shadow      a soft contact shadow under her feet
+  --export alpha  also write the dancer with transparency for video editors: <name>.alpha.webm
+                (VP9 with alpha) and <name>.alpha.mov (ProRes 4444)
   --json        one JSON result line per input on stdout, nothing else there
   --lang        en or zh for messages (default from LANG)
   --config      an extra YAML config file (see config/default.yaml)

@@ -95,6 +95,16 @@ export interface TimingTableInput {
   width: number;
   height: number;
   output: string;
+  /** `--export alpha`: the transparent files. */
+  exports?: { webm: string; mov: string };
+  /** `--preview`: which stretch of the video it is. */
+  preview?: PreviewStretch;
+}
+
+export interface PreviewStretch {
+  startS: number;
+  seconds: number;
+  selectS: number;
 }
 
 /**
@@ -139,6 +149,11 @@ export function formatTimingTable(input: TimingTableInput): string {
       ` (processing time / video duration; below 1x is faster than real time)`,
   );
   out.push(`${label('output')}  ${input.output} (${input.width}x${input.height})`);
+  if (input.preview) {
+    const p = input.preview;
+    out.push(`${label('preview')}  ${fixed(p.seconds, 2)} s from ${fixed(p.startS, 2)} s, the most active part (chosen and cut in ${fixed(p.selectS, 2)} s)`);
+  }
+  if (input.exports) out.push(`${label('alpha')}  ${input.exports.webm} (VP9 with alpha), ${input.exports.mov} (ProRes 4444)`);
   if (Number.isFinite(stats.peakTempBytes) && stats.peakTempBytes > 0) out.push(`${label('peak temp')}  ${formatBytes(stats.peakTempBytes)}`);
   out.push('¹ The stages run at the same time on successive chunks, so the shares can add up to more than 100 %.');
   for (const n of notes) out.push(`² ${n}`);
@@ -194,6 +209,8 @@ export interface ResultLineInput {
   width: number | null;
   height: number | null;
   stats?: RunStats | null;
+  exports?: { webm: string; mov: string };
+  preview?: PreviewStretch;
 }
 
 export interface JsonStage {
@@ -215,6 +232,10 @@ export interface JsonResult {
   width: number | null;
   height: number | null;
   stats: { stages: JsonStage[]; totalS: number | null; realtimeFactor: number | null } | null;
+  /** Only with `--export alpha`. */
+  exports?: { webm: string; mov: string };
+  /** Only with `--preview`: where it starts in the video and how long it is (seconds, 3 decimals), and the time spent choosing it. */
+  preview?: { startS: number | null; seconds: number | null; selectS: number | null };
 }
 
 function errorText(err: unknown): string {
@@ -226,7 +247,7 @@ function errorText(err: unknown): string {
 /**
  * Exactly one line of JSON for one input, keys in this order: input, output, ok, error (only when
  * it failed), durationS, width, height, stats { stages[{name, seconds, fps, engine, device}],
- * totalS, realtimeFactor }. Seconds have 3 decimals, fps 2. A failed input has output and stats null.
+ * totalS, realtimeFactor }, exports { webm, mov } (only with --export alpha), preview { startS, seconds, selectS } (only with --preview). Seconds have 3 decimals, fps 2. A failed input has output and stats null.
  */
 export function jsonResultLine(r: ResultLineInput): string {
   const ok = Boolean(r.ok);
@@ -256,6 +277,8 @@ export function jsonResultLine(r: ResultLineInput): string {
     width: typeof r.width === 'number' && Number.isFinite(r.width) ? r.width : null,
     height: typeof r.height === 'number' && Number.isFinite(r.height) ? r.height : null,
     stats,
+    ...(ok && r.exports ? { exports: r.exports } : {}),
+    ...(ok && r.preview ? { preview: { startS: roundTo(r.preview.startS, 3), seconds: roundTo(r.preview.seconds, 3), selectS: roundTo(r.preview.selectS, 3) } } : {}),
   };
   // JSON.stringify escapes U+2028/2029 since ES2019 and never emits raw newlines: one line.
   return JSON.stringify(result);

@@ -1,6 +1,28 @@
 import { z } from 'zod';
 import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 
+/** `dancelift backgrounds generate`: a Stable Diffusion server the user runs (see src/backgrounds/generate.ts). */
+export const generatorSchema = z
+  .object({
+    /** automatic1111 covers Forge too: both serve /sdapi/v1/txt2img. */
+    kind: z.enum(['automatic1111', 'comfyui']).default('automatic1111'),
+    /** Base URL, e.g. http://127.0.0.1:7860 (AUTOMATIC1111/Forge) or http://127.0.0.1:8188 (ComfyUI); empty = off. */
+    url: z.union([z.literal(''), z.string().url()]).default(''),
+    timeoutS: z.number().positive().default(300),
+    width: z.number().int().min(64).max(4096).multipleOf(8).default(1024),
+    height: z.number().int().min(64).max(4096).multipleOf(8).default(1024),
+    steps: z.number().int().min(1).max(150).default(25),
+    cfgScale: z.number().min(1).max(30).default(7),
+    negativePrompt: z.string().default('people, person, text, watermark, blurry'),
+    /** AUTOMATIC1111 sampler name; ComfyUI gets the matching KSampler name (see generator-comfyui.ts). */
+    sampler: z.string().min(1).default('Euler a'),
+    /** ComfyUI only: the checkpoint file its CheckpointLoaderSimple loads (as listed in ComfyUI's models/checkpoints). */
+    checkpoint: z.string().default('v1-5-pruned-emaonly.safetensors'),
+    /** Seconds of the slow Ken Burns loop made with --loop; 0 = the still only. */
+    loopS: z.number().min(0).max(60).default(0),
+  })
+  .strict();
+
 /** The one schema for configuration: config/default.yaml, config/local.yaml and env overrides. */
 export const configSchema = z
   .object({
@@ -66,7 +88,24 @@ export const configSchema = z
         preset: z.string().min(1),
       })
       .strict(),
-    backgrounds: z.object({ dir: z.string(), default: z.string().min(1) }).strict(),
+    backgrounds: z
+      .object({
+        dir: z.string(),
+        default: z.string().min(1),
+        // Defaulted so that config files written before generation existed still load.
+        generator: generatorSchema.default({}),
+      })
+      .strict(),
+    // Defaulted so that config files written before reframing existed still load.
+    reframe: z
+      .object({
+        aspect: z.enum(['9:16', '1:1', '4:5', '16:9', 'source']).default('source'),
+        fit: z.number().min(0).max(1).default(0),
+        ground: z.number().min(0).max(1).default(0),
+        shadow: z.boolean().default(false),
+      })
+      .strict()
+      .default({}),
     roles: z.array(z.enum(['bots', 'worker', 'web'])),
     redis: z.object({ url: z.string(), embedded: z.boolean(), port: z.number().int().min(1).max(65535) }).strict(),
     queue: z

@@ -85,6 +85,33 @@ function retry(p: Params, locale: Locale): string {
   return locale === 'zh' ? `，请 ${formatDuration(p.retryAfterS, 'zh')} 后再试` : `: try again in ${formatDuration(p.retryAfterS, 'en')}`;
 }
 
+/** The failures of `backgrounds generate`, one sentence per params.reason. */
+function generatorText(p: Params, locale: Locale): string {
+  const at = has(p.url) ? str(p.url) : '';
+  const detail = has(p.detail) ? str(p.detail) : '';
+  const name = str(p.name);
+  if (locale === 'zh') {
+    switch (p.reason) {
+      case 'not-configured': return '尚未配置图像生成服务：请在 config/local.yaml 中设置 backgrounds.generator.url（以及 kind：automatic1111 或 comfyui）。';
+      case 'unreachable': return `图像生成服务${at ? ` ${at}` : ''} 无法连接。请确认它正在运行（AUTOMATIC1111/Forge 需加 --api 启动，或 ComfyUI）。${detail ? `（${detail}）` : ''}`;
+      case 'timeout': return `图像生成服务${at ? ` ${at}` : ''} 在 ${has(p.seconds) ? formatDuration(p.seconds, 'zh') : '限定时间'} 内没有完成。可在 backgrounds.generator.timeoutS 中调大时限。`;
+      case 'bad-image': return `图像生成服务返回的不是可用的图片${detail ? `：${detail}` : ''}。`;
+      case 'bad-name': return `名称“${name}”不可用：请使用 1–40 个字母、数字、空格、_ 或 -。`;
+      case 'name-taken': return `背景库中已有名为“${name}”的背景，请换一个名称。`;
+      default: return `图像生成服务拒绝了请求${detail ? `：${detail}` : '。'}`;
+    }
+  }
+  switch (p.reason) {
+    case 'not-configured': return 'No image generator is set up: set backgrounds.generator.url (and kind: automatic1111 or comfyui) in config/local.yaml.';
+    case 'unreachable': return `The image generator${at ? ` at ${at}` : ''} does not answer. Is it running (AUTOMATIC1111/Forge started with --api, or ComfyUI)?${detail ? ` (${detail})` : ''}`;
+    case 'timeout': return `The image generator${at ? ` at ${at}` : ''} did not finish within ${has(p.seconds) ? formatDuration(p.seconds, 'en') : 'the time limit'}. Raise backgrounds.generator.timeoutS if it is just slow.`;
+    case 'bad-image': return `The image generator did not send back a usable picture${detail ? `: ${detail}` : '.'}`;
+    case 'bad-name': return `The name "${name}" cannot be used: use 1-40 letters, digits, spaces, _ or -.`;
+    case 'name-taken': return `The library already has a background called "${name}": choose another name.`;
+    default: return `The image generator refused the request${detail ? `: ${detail}` : '.'}`;
+  }
+}
+
 // ----- the table ---------------------------------------------------------------------------------
 
 export const TEXTS: Record<Locale, Texts> = {
@@ -109,6 +136,7 @@ export const TEXTS: Record<Locale, Texts> = {
       TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : 'A tool'} failed${has(p.detail) ? `: ${str(p.detail)}` : '.'}`,
       GPU_OUT_OF_MEMORY: () => 'The GPU ran out of memory. Try a smaller scale or tile size, or a shorter video.',
       CANCELLED: () => 'Cancelled.',
+      GENERATOR_FAILED: (p) => generatorText(p, 'en'),
     },
     refusals: {
       DISK_FULL: (p) => `The server is out of disk space right now${retry(p, 'en')}.`,
@@ -164,6 +192,7 @@ export const TEXTS: Record<Locale, Texts> = {
       TOOL_FAILED: (p) => `${has(p.tool) ? str(p.tool) : '工具'} 运行失败${has(p.detail) ? `：${str(p.detail)}` : '。'}`,
       GPU_OUT_OF_MEMORY: () => '显卡显存不足。请尝试更小的放大倍数或分块大小，或更短的视频。',
       CANCELLED: () => '已取消。',
+      GENERATOR_FAILED: (p) => generatorText(p, 'zh'),
     },
     refusals: {
       DISK_FULL: (p) => `服务器磁盘空间不足${retry(p, 'zh')}。`,

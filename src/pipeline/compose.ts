@@ -102,7 +102,7 @@ export function composeArgs(p: ComposePlan): string[] {
 }
 
 /** Resolves when the pipe wants more data or is gone, leaving no listener behind. */
-function drainedOrClosed(stream: Writable): Promise<void> {
+export function drainedOrClosed(stream: Writable): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);

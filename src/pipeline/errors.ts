@@ -17,6 +17,8 @@ export const ERROR_CODES = [
   'TOOL_FAILED',
   'GPU_OUT_OF_MEMORY',
   'CANCELLED',
+  /** `backgrounds generate`: params.reason says which failure (see the GENERATOR_FAILED texts). */
+  'GENERATOR_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -5,6 +5,8 @@ import type { Config } from '../config/schema.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { Channel } from './channel.js';
 import { composeFromChunks } from './compose.js';
+import { tapAlphaExport } from './export-alpha.js';
+import { reframeStage, wantsReframe } from './reframe-stage.js';
 import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
@@ -29,6 +31,10 @@ export interface EnhanceRequest {
   mattingModel?: RvmVariant;
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
+  /** `--aspect/--fit/--ground/--shadow`; default: config.reframe. */
+  reframe?: Partial<Config['reframe']>;
+  /** `--export alpha`: also write the dancer with alpha as WebM (VP9) and MOV (ProRes 4444) here. */
+  exportAlpha?: { webm: string; mov: string };
   config: Config;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
@@ -40,6 +46,8 @@ export interface EnhanceResult {
   input: string;
   output: string;
   cutout?: string;
+  /** The transparent exports, when asked for. */
+  exports?: { webm: string; mov: string };
   durationS: number;
   width: number;
   height: number;
@@ -63,6 +71,10 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const mattingName = req.matting ?? config.matte.engine;
   const scale = req.scale ?? config.upscale.scale;
 
+  if (req.exportAlpha && mattingName === 'none') throw new PipelineError('UNSUPPORTED', 'a transparent export needs matting', { format: '--export alpha with --matting none' });
+  const reframe = { ...config.reframe, ...req.reframe };
+  if (wantsReframe(reframe) && mattingName === 'none') throw new PipelineError('UNSUPPORTED', 'reframing follows the cut-out: it needs matting', { format: '--aspect/--fit/--ground/--shadow with --matting none' });
+
   const abort = new AbortController();
   const onOuterAbort = () => abort.abort(req.signal?.reason);
   if (req.signal?.aborted) throw new PipelineError('CANCELLED', 'cancelled');
@@ -81,14 +93,15 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const engines: ChunkEngine[] = [];
   const partial = partialName(req.output);
   const partialCutout = req.cutout ? partialName(req.cutout) : undefined;
+  const exportAlpha = req.exportAlpha && { webm: partialName(req.exportAlpha.webm), mov: partialName(req.exportAlpha.mov) };
 
   try {
     const upscaler = await createUpscaler(config, upscalerName, scale, log);
     engines.push(upscaler);
     const matter = await createMatter(config, mattingName, log, { variant: req.mattingModel, signal });
     engines.push(matter);
-    const outW = plan.width * upscaler.scale;
-    const outH = plan.height * upscaler.scale;
+    const reframer = wantsReframe(reframe) ? reframeStage(reframe, plan.width * upscaler.scale, plan.height * upscaler.scale, plan.fpsRational) : null;
+    const [outW, outH] = reframer?.canvas ?? [plan.width * upscaler.scale, plan.height * upscaler.scale];
     await mkdir(path.dirname(req.output), { recursive: true });
     if (req.cutout) await mkdir(path.dirname(req.cutout), { recursive: true });
 
@@ -130,6 +143,11 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
         }
       }, to);
 
+    // Between matting and the encoder: the reframing (its own canvas), then the transparent export's tap.
+    let composeFrames: AsyncIterable<Chunk> = meters.compose.input(toCompose);
+    if (reframer) composeFrames = reframer.run(composeFrames);
+    if (exportAlpha) composeFrames = tapAlphaExport(composeFrames, { width: outW, height: outH, fpsRational: plan.fpsRational, audioFrom: info.audio ? { file: req.input } : null, ...exportAlpha }, signal);
+
     const stages = [
       guard(meters.decode, async () => {
         for await (const chunk of decodeChunks(req.input, plan, chunkFrames, signal)) {
@@ -160,7 +178,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             cutout: partialCutout,
             encode,
           },
-          meters.compose.input(toCompose),
+          composeFrames,
           signal,
           (chunk) => meters.compose.done(chunk.count),
         ).catch((err: unknown) => {
@@ -176,6 +194,10 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
 
     await rename(partial, req.output);
     if (req.cutout && partialCutout) await rename(partialCutout, req.cutout);
+    if (req.exportAlpha && exportAlpha) {
+      await rename(exportAlpha.webm, req.exportAlpha.webm);
+      await rename(exportAlpha.mov, req.exportAlpha.mov);
+    }
     const totalS = (performance.now() - t0) / 1000;
     const composeInfo = { engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu', ...(encode.fallbackFrom ? { fallbackFrom: encode.fallbackFrom } : {}) };
     const stats: RunStats = {
@@ -189,10 +211,11 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
       realtimeFactor: totalS / info.durationS,
       peakTempBytes: await peak.stop(),
     };
-    return { input: req.input, output: req.output, ...(req.cutout ? { cutout: req.cutout } : {}), durationS: info.durationS, width: outW, height: outH, hasAudio: info.audio !== null, stats };
+    return { input: req.input, output: req.output, ...(req.cutout ? { cutout: req.cutout } : {}), ...(req.exportAlpha ? { exports: req.exportAlpha } : {}), durationS: info.durationS, width: outW, height: outH, hasAudio: info.audio !== null, stats };
   } catch (err) {
     await rm(partial, { force: true });
     if (partialCutout) await rm(partialCutout, { force: true });
+    if (exportAlpha) await Promise.all([rm(exportAlpha.webm, { force: true }), rm(exportAlpha.mov, { force: true })]);
     if (req.signal?.aborted && !(isPipelineError(err) && err.code !== 'CANCELLED')) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: err });
     throw err;
   } finally {
