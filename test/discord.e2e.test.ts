@@ -15,7 +15,7 @@ import type { Config } from '../src/config/schema.js';
 import { Permission, startFakeDiscord, type DiscordUser, type FakeDiscord, type FakeDiscordOptions, type MessageView } from './fakes/discord.js';
 import { ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { botMedia, HTML_BG, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 
 const tmp = tempDir('dancelift-dc-');
@@ -24,6 +24,7 @@ const MiB = 1024 * 1024;
 const logger = pino({ level: 'debug', base: undefined }, pino.destination({ dest: process.env.DISCORD_E2E_LOG ?? path.join(tmp.dir, 'bot.log'), sync: true, mkdir: true }));
 
 let clip: string;
+let picture: string;
 
 interface Stack {
   fake: FakeDiscord;
@@ -83,7 +84,7 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
 }
 
 beforeAll(async () => {
-  clip = await botMedia(tmp.dir);
+  ({ clip, picture } = await botMedia(tmp.dir));
 });
 
 afterEach(async () => {
@@ -117,14 +118,17 @@ function enhance(fake: FakeDiscord, user: DiscordUser, file: string, opts: { fil
 
 describe('discord bot', () => {
   it('logs in, registers its commands; /enhance → menu with gallery → a stranger is refused, a Manage Server member may choose → the video with its stats embed', async () => {
-    const { fake, service } = await startStack();
+    const stack = await startStack();
+    const { fake, service } = stack;
+    addLibraryFile(stack.config, picture, HTML_BG);
     // registration: global (no DISCORD_GUILD_IDS), the five commands
     expect(fake.commands().map((c) => c.name).sort()).toEqual(['Enhance video', 'bg', 'enhance', 'queue', 'stats']);
     const ann = fake.addUser({ username: 'ann' });
     const bob = fake.addUser({ username: 'bob' });
     const mod = fake.addUser({ username: 'mod' });
 
-    // autocomplete of the background option
+    // autocomplete of the background option (once the start-up run has listed the library)
+    await stack.bot.library.ready();
     const ac = fake.autocomplete({ name: 'enhance', user: ann, focused: 'background', options: { background: 'sun' } });
     const acr = await fake.waitForResponse(ac.id);
     expect(acr.type).toBe(8);
@@ -280,7 +284,7 @@ describe('discord bot', () => {
   it('bad inputs and limits: one clear ephemeral message in the user\'s language, nothing queued; admin commands', async () => {
     const { fake, service } = await startStack({ worker: false, env: { DISCORD_DOWNLOAD_LIMIT_MB: '50' }, tweak: (c) => (c.limits.perUserInFlight = 1) });
     const li = fake.addUser({ username: 'li' });
-    const png = path.join(backgroundsDir(testConfig(tmp.dir)), 'sunset.png');
+    const png = picture;
     // a picture: refused at once (type 4, ephemeral), in Chinese for a zh-CN client
     const c1 = enhance(fake, li, png, { filename: 'p.png', contentType: 'image/png', locale: 'zh-CN' });
     expect(await fake.waitForResponse(c1.id)).toMatchObject({ type: 4, data: { flags: 64 } });

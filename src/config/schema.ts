@@ -58,7 +58,14 @@ export const configSchema = z
         preset: z.string().min(1),
       })
       .strict(),
-    backgrounds: z.object({ dir: z.string(), default: z.string().min(1) }).strict(),
+    backgrounds: z
+      .object({
+        dir: z.string(),
+        default: z.string().min(1),
+        /** Side in pixels of the generated default stills (the looping videos are 9/16 of it). */
+        size: z.number().int().min(16).max(4096).default(1920),
+      })
+      .strict(),
     roles: z.array(z.enum(['bots', 'worker', 'web'])),
     redis: z.object({ url: z.string(), embedded: z.boolean() }).strict(),
     queue: z

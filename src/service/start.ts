@@ -33,18 +33,17 @@ export async function startRoles(config: Config, log: Logger): Promise<Running> 
     log.info({ concurrency: config.queue.concurrency }, 'worker role waiting for jobs');
   }
   if (config.roles.includes('bots')) {
-    // Each bot starts only when its token is set, so `start` works before any chat account exists.
-    if (!config.telegram.token) log.info('telegram bot skipped: TELEGRAM_BOT_TOKEN is not set');
-    else {
-      const { startTelegramBot } = await import('../bots/telegram/bot.js');
-      const telegram = await startTelegramBot(service, log.child({ bot: 'telegram' }));
-      stopBots.push(() => telegram.close());
-    }
-    if (!config.discord.token) log.info('discord bot skipped: DISCORD_TOKEN is not set');
-    else {
-      const { startDiscordBot } = await import('../bots/discord/bot.js');
-      const discord = await startDiscordBot(service, log.child({ bot: 'discord' }));
-      stopBots.push(() => discord.close());
+    const { startBotsRole } = await import('../bots/role.js');
+    try {
+      stopBots.push(await startBotsRole(service, log));
+    } catch (err) {
+      // Bad start-up configuration (a refused token): the roles already up stop, and `start` ends
+      // with the one message startBotsRole worded.
+      await worker?.close().catch(() => {});
+      await web?.close().catch(() => {});
+      sweeper?.stop();
+      await service.close().catch(() => {});
+      throw err;
     }
   }
 

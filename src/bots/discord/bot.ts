@@ -16,13 +16,13 @@ import { pipeline } from 'node:stream/promises';
 import { Client, Events, GatewayIntentBits, Routes, type REST } from 'discord.js';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { backgroundsDir } from '../../backgrounds/select.js';
-import { ensureDefaultBackgrounds, listBackgrounds } from '../../backgrounds/library.js';
-import { backgroundLabel, type Locale } from '../../i18n/messages.js';
+import { createHash } from 'node:crypto';
+import { backgroundLabel, localeFrom, type Locale } from '../../i18n/messages.js';
 import type { Requester } from '../../queue/jobs.js';
 import { startDeliverWorker } from '../../queue/deliver.js';
 import type { Service } from '../../service/context.js';
 import { BotFlow, type MenuPreset } from '../flow.js';
+import { botLibrary, type BotLibrary } from '../library-warmup.js';
 import { parseCallback } from '../menu.js';
 import { botTexts, escapeHtml, reasonText } from '../texts.js';
 import { autocompleteChoices, commandDefinitions, ENHANCE_MESSAGE_COMMAND } from './commands.js';
@@ -51,6 +51,7 @@ export interface DiscordBot {
   client: Client;
   flow: BotFlow;
   ui: DiscordUi;
+  library: BotLibrary;
   applicationId: string;
   close(): Promise<void>;
 }
@@ -82,6 +83,7 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
   const rest: REST = client.rest;
   rest.on('rateLimited', (info) => log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'discord 429: waiting'));
 
+  const library = botLibrary(service.config, log);
   const ui = new DiscordUi(rest, service.redis, `${service.config.queue.prefix}:bot:discord`, { editIntervalMs: dc.editIntervalMs, tokenLifetimeMs: dc.tokenLifetimeS * 1000 }, log);
   const flow = new BotFlow(service, {
     platform: 'discord',
@@ -95,42 +97,18 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     pollIntervalMs: dc.pollIntervalMs,
     menuPageSize: dc.menuPageSize,
     incomingDir: path.join(service.config.dataDir, 'incoming', 'discord'),
+    library,
     log,
   });
 
-  // Registration replaces the whole set: on the listed servers at once, else globally.
-  const defs = commandDefinitions();
-  if (dc.guildIds.length > 0) {
-    for (const g of dc.guildIds) await rest.put(Routes.applicationGuildCommands(applicationId, g), { body: defs });
-  } else {
-    await rest.put(Routes.applicationCommands(applicationId), { body: defs });
-  }
-  log.info({ applicationId, guilds: dc.guildIds.length > 0 ? dc.guildIds : 'global', commands: defs.length }, 'discord commands registered');
+  await registerCommands(service, rest, applicationId, log);
 
   const callback = (i: Interaction, body: unknown) => rest.post(Routes.interactionCallback(i.id, i.token), { body, auth: false });
   const reply = (i: Interaction, html: string) =>
     callback(i, { type: Callback.Message, data: { content: fitContent(htmlToMarkdown(html)), flags: EPHEMERAL, allowed_mentions: { parse: [] } } });
   const refOf = (i: Interaction): InteractionRef => ({ applicationId: i.application_id, token: i.token, expiresAt: Date.now() + dc.tokenLifetimeS * 1000, channelId: interactionChannel(i) });
 
-  const libraryNames = async () => {
-    const dir = backgroundsDir(service.config);
-    await ensureDefaultBackgrounds(dir);
-    return (await listBackgrounds(dir)).map((b) => b.name);
-  };
-
-  /**
-   * Listing the library probes every file (cached per file, but the first listing on a small machine
-   * takes seconds): answers due within Discord's 3 s (autocomplete, the background option's check)
-   * use the last list when a fresh one is slow.
-   */
-  let knownNames: string[] = [];
-  const refreshNames = async () => (knownNames = await libraryNames());
-  const quickNames = async (): Promise<string[]> => {
-    const fresh = refreshNames();
-    fresh.catch((err: unknown) => log.warn({ err }, 'background list failed'));
-    return Promise.race([fresh, new Promise<string[]>((r) => setTimeout(() => r(knownNames), 1500).unref())]);
-  };
-  await refreshNames();
+  const defer = (i: Interaction, ephemeral: boolean) => callback(i, { type: Callback.DeferredMessage, data: ephemeral ? { flags: EPHEMERAL } : {} });
 
   /** Attachment CDN URLs are signed and expire: the file is fetched now, never the URL kept. */
   async function download(a: Attachment, target: string): Promise<void> {
@@ -174,7 +152,11 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     };
   }
 
-  /** /enhance and "Enhance video": checks that cost nothing first (answered at once), then defer, download, menu. */
+  /**
+   * /enhance and "Enhance video": what the payload alone decides is answered at once; everything
+   * else (the library, the user's limits, the download) comes after the deferral, so Discord's 3 s
+   * never depend on this machine's load or on the first run's library.
+   */
   async function request(i: Interaction, locale: Locale, attachment: Attachment | undefined, preset: MenuPreset): Promise<void> {
     const t = botTexts(locale);
     const requester = requesterOf(i, locale);
@@ -184,23 +166,23 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
       const html = check.reason === 'not-video' ? t.failed(reasonText({ code: 'NOT_A_VIDEO' }, locale)) : t.failed(t.attachmentTooBig({ sizeMb: check.sizeMb, limitMb: dc.downloadLimitMb }));
       return void (await reply(i, html));
     }
+    // Ephemeral while checking and downloading: a refusal found now stays between the bot and the user.
+    await defer(i, true);
+    const handle = ui.open(refOf(i), locale, { holdPhoto: true });
     if (preset.background !== undefined) {
-      const names = await quickNames();
+      const names = (await library.list()).map((e) => e.name);
       const hit = names.find((n) => n.toLowerCase() === preset.background!.toLowerCase());
       if (!hit) {
         const available = names.map((n) => backgroundLabel(n, locale)).join(', ');
-        return void (await reply(i, t.failed(reasonText({ code: 'BACKGROUND_MISSING', params: { name: preset.background, available } }, locale))));
+        return void (await ui.note(handle, t.failed(reasonText({ code: 'BACKGROUND_MISSING', params: { name: preset.background, available } }, locale))));
       }
       preset = { ...preset, background: hit };
     }
     try {
       await flow.precheck(requester);
     } catch (err) {
-      return void (await reply(i, t.failed(reasonText(err, locale))));
+      return void (await ui.note(handle, t.failed(reasonText(err, locale))));
     }
-    // Ephemeral while downloading and checking: a refusal found now stays between the bot and the user.
-    await callback(i, { type: Callback.DeferredMessage, data: { flags: EPHEMERAL } });
-    const handle = ui.open(refOf(i), locale, { holdPhoto: true });
     await ui.note(handle, t.downloading);
     const target = await flow.incomingPath(attachment.filename);
     try {
@@ -238,12 +220,17 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     // The rest is for members with Manage Server; Discord hides them from others by default, but a
     // server's own command settings can show them, so the permission is checked here too.
     if (!canManageGuild(i.member?.permissions)) return void (await reply(i, t.manageServerOnly));
-    if (name === 'stats') return void (await reply(i, await flow.statsText(locale)));
-    if (name === 'queue') return void (await reply(i, await flow.queueOverview(locale)));
-    if (name !== 'bg') return void (await reply(i, t.menuExpired));
-    if (sub === 'remove') return void (await reply(i, await flow.removeBackground(String(options.get('name')?.value ?? ''), locale)));
+    if (name !== 'bg') {
+      if (name !== 'stats' && name !== 'queue') return void (await reply(i, t.menuExpired));
+      await defer(i, true);
+      return void (await ui.note(ui.open(refOf(i), locale), name === 'stats' ? await flow.statsText(locale) : await flow.queueOverview(locale)));
+    }
+    if (sub === 'remove') {
+      await defer(i, true);
+      return void (await ui.note(ui.open(refOf(i), locale), await flow.removeBackground(String(options.get('name')?.value ?? ''), locale)));
+    }
     if (sub === 'list') {
-      await callback(i, { type: Callback.DeferredMessage, data: {} });
+      await defer(i, false);
       await flow.sendGallery(interactionChannel(i), locale, ui.open(refOf(i), locale));
       return;
     }
@@ -252,7 +239,7 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
       const bgName = String(options.get('name')?.value ?? '').trim();
       if (!a) return void (await reply(i, t.bgUsage));
       if (a.size > downloadLimit) return void (await reply(i, t.failed(t.attachmentTooBig({ sizeMb: a.size / MB, limitMb: dc.downloadLimitMb }))));
-      await callback(i, { type: Callback.DeferredMessage, data: { flags: EPHEMERAL } });
+      await defer(i, true);
       const handle = ui.open(refOf(i), locale);
       const target = await flow.incomingPath(a.filename);
       try {
@@ -287,7 +274,12 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
   async function autocomplete(i: Interaction, locale: Locale): Promise<void> {
     const { options } = commandOptions(i);
     const focused = [...options.values()].find((o) => o.focused);
-    const names = await quickNames();
+    // Autocomplete cannot be deferred: the names of the last listing, or at most 1.5 s of waiting
+    // for the first one; a fresh listing follows for the next keystroke.
+    const fresh = library.list().then((l) => l.map((e) => e.name));
+    fresh.catch((err: unknown) => log.warn({ err }, 'background list failed'));
+    const known = library.knownNames();
+    const names = known.length > 0 ? known : await Promise.race([fresh, new Promise<readonly string[]>((r) => setTimeout(() => r([]), 1500).unref())]);
     const choices = autocompleteChoices(names, String(focused?.value ?? ''), (n) => backgroundLabel(n, locale));
     await callback(i, { type: Callback.Autocomplete, data: { choices } });
   }
@@ -300,7 +292,8 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     }
     const i = parsed.data;
     const user = interactionUser(i);
-    const locale = await flow.localeOf(user.id, i.locale);
+    // The client's language, read from the payload: no lookup before the acknowledgement.
+    const locale = localeFrom(i.locale);
     const ilog = log.child({ interaction: i.id, userId: user.id, guildId: i.guild_id });
     try {
       if (i.type === InteractionType.ApplicationCommand) await command(i, locale);
@@ -308,6 +301,10 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
       else if (i.type === InteractionType.Autocomplete) await autocomplete(i, locale);
     } catch (err) {
       ilog.error({ err }, 'discord interaction failed');
+      if (i.type === InteractionType.Autocomplete) return;
+      // The user hears of it: a follow-up when the interaction was acknowledged, else the answer.
+      const html = botTexts(locale).failed(reasonText(err, locale));
+      await ui.ephemeral(refOf(i), html).catch(() => reply(i, html)).catch((e: unknown) => ilog.warn({ err: e }, 'could not tell the user'));
     }
   }
 
@@ -326,6 +323,7 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     client,
     flow,
     ui,
+    library,
     applicationId,
     async close() {
       clearInterval(sweeper);
@@ -335,4 +333,31 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
       await client.destroy();
     },
   };
+}
+
+/**
+ * Registration replaces the whole set: on the listed servers at once, else globally. It is skipped
+ * when the definitions' hash is the one last registered for that place (Discord rate-limits command
+ * writes hard, and a restart should not touch them). A failure is logged: the bot still answers
+ * the commands registered before.
+ */
+async function registerCommands(service: Service, rest: REST, applicationId: string, log: Logger): Promise<void> {
+  const defs = commandDefinitions();
+  const hash = createHash('sha256').update(JSON.stringify(defs)).digest('hex');
+  const guilds = service.config.discord.guildIds;
+  const places = guilds.length > 0 ? guilds.map((g) => ({ scope: g, route: Routes.applicationGuildCommands(applicationId, g) })) : [{ scope: 'global', route: Routes.applicationCommands(applicationId) }];
+  for (const { scope, route } of places) {
+    const key = `${service.config.queue.prefix}:bot:discord:commands:${applicationId}:${scope}`;
+    try {
+      if ((await service.redis.get(key)) === hash) {
+        log.info({ applicationId, scope }, 'discord commands unchanged: not registered again');
+        continue;
+      }
+      await rest.put(route, { body: defs });
+      await service.redis.set(key, hash);
+      log.info({ applicationId, scope, commands: defs.length }, 'discord commands registered');
+    } catch (err) {
+      log.error({ err, applicationId, scope }, 'discord command registration failed: the bot goes on with the commands Discord has');
+    }
+  }
 }

@@ -16,6 +16,7 @@ import type { Requester } from '../../queue/jobs.js';
 import { startDeliverWorker } from '../../queue/deliver.js';
 import type { Service } from '../../service/context.js';
 import { BotFlow } from '../flow.js';
+import { botLibrary, type BotLibrary } from '../library-warmup.js';
 import { parseCallback } from '../menu.js';
 import { botTexts, reasonText } from '../texts.js';
 import { findMedia, isAdminStatus, isPhoto, MB, overDownloadLimit, parseCommand, type FoundMedia } from './parse.js';
@@ -24,6 +25,7 @@ import { retryTransformer, TelegramUi } from './ui.js';
 export interface TelegramBot {
   bot: Bot;
   flow: BotFlow;
+  library: BotLibrary;
   username: string;
   close(): Promise<void>;
 }
@@ -42,6 +44,7 @@ export async function startTelegramBot(service: Service, log: Logger): Promise<T
   bot.api.config.use(retryTransformer({ log }));
   await bot.init();
   const username = bot.botInfo.username;
+  const library = botLibrary(service.config, log);
   const ui = new TelegramUi(bot.api, tg.editIntervalMs, log);
   const flow = new BotFlow(service, {
     platform: 'telegram',
@@ -50,6 +53,7 @@ export async function startTelegramBot(service: Service, log: Logger): Promise<T
     pollIntervalMs: tg.pollIntervalMs,
     menuPageSize: tg.menuPageSize,
     incomingDir: path.join(service.config.dataDir, 'incoming', 'telegram'),
+    library,
     log,
   });
 
@@ -102,8 +106,34 @@ export async function startTelegramBot(service: Service, log: Logger): Promise<T
     }
   }
 
+  /**
+   * "typing…" in the chat until the request has its answer: the first sign of life comes before
+   * anything is looked up or downloaded, and it lasts through a slow download or a first run's
+   * library (Telegram shows an action for 5 s).
+   */
+  function keepTyping(chatId: number): () => void {
+    const send = () => void bot.api.sendChatAction(chatId, 'typing').catch((err: unknown) => log.debug({ err, chatId }, 'chat action failed'));
+    send();
+    const timer = setInterval(send, 4500);
+    return () => clearInterval(timer);
+  }
+
   /** A video (or any file: ffprobe decides) from `msg`, asked for by the sender of `ctx`. */
   async function request(ctx: Context, msg: unknown, replyTo: number): Promise<void> {
+    const stopTyping = keepTyping(ctx.chat!.id);
+    try {
+      await requestWork(ctx, msg, replyTo);
+    } catch (err) {
+      // Whatever broke, the user hears of it; the bot goes on with the next update.
+      log.error({ err, chatId: ctx.chat?.id, update: ctx.update.update_id }, 'request failed');
+      const locale = await localeOf(ctx).catch((): Locale => 'en');
+      await reply(ctx, botTexts(locale).failed(reasonText(err, locale)), replyTo).catch(() => {});
+    } finally {
+      stopTyping();
+    }
+  }
+
+  async function requestWork(ctx: Context, msg: unknown, replyTo: number): Promise<void> {
     const requester = await requesterOf(ctx);
     const t = botTexts(requester.locale);
     const found = findMedia(msg);
@@ -315,6 +345,7 @@ export async function startTelegramBot(service: Service, log: Logger): Promise<T
   return {
     bot,
     flow,
+    library,
     username,
     async close() {
       clearInterval(sweeper);
