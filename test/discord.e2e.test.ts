@@ -3,7 +3,8 @@
  * (test/fakes/discord.ts: REST v10 + gateway WebSocket + CDN on 127.0.0.1), jobs go through real
  * Redis and an in-process enhance worker running ffmpeg's upscaler and RVM on tiny clips.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { Service } from '../src/service/context.js';
@@ -39,7 +40,7 @@ interface Stack {
 }
 const stacks: Stack[] = [];
 
-async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string, string>; worker?: boolean; tweak?: (c: Config) => void } = {}): Promise<Stack> {
+async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string, string>; worker?: boolean; tweak?: (c: Config) => void; beforeBot?: (c: Config) => void } = {}): Promise<Stack> {
   const fake = await startFakeDiscord(opts.fake);
   // What the bot did, when a test fails: the REST calls in order.
   onTestFailed(() => {
@@ -57,6 +58,7 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
     },
   });
   const { service, config } = base;
+  opts.beforeBot?.(config);
   let bot = await startDiscordBot(service, logger);
   const stack: Stack = {
     fake,
@@ -117,6 +119,53 @@ function enhance(fake: FakeDiscord, user: DiscordUser, file: string, opts: { fil
 }
 
 describe('discord bot', () => {
+  it('fresh install: the first /enhance is deferred before the library is made; the menu follows the one start-up run', async () => {
+    // The library folder's lock is held, as by another process making the defaults (a CLI
+    // submit): the bot's start-up run waits on it, so nothing of the library exists yet.
+    let lock = '';
+    const { fake, config } = await startStack({
+      worker: false,
+      beforeBot: (c) => {
+        mkdirSync(backgroundsDir(c), { recursive: true });
+        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
+        writeFileSync(lock, String(process.pid));
+      },
+    });
+    const ann = fake.addUser({ username: 'ann' });
+    const cmd = enhance(fake, ann, clip);
+    expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
+    // acknowledged while the library does not exist yet; the download goes on meanwhile
+    expect(libraryFiles(config)).toEqual([DEFAULTS_LOCK]);
+    await until('downloaded', () => fake.downloads.some((d) => d.status === 200));
+    expect(botMessages(fake).some((m) => select(m))).toBe(false);
+    // a second user's /enhance is acknowledged too and waits for the same run
+    const bob = fake.addUser({ username: 'bob' });
+    const cmd2 = enhance(fake, bob, clip, { options: { background: 'sunset' } });
+    expect((await fake.waitForResponse(cmd2.id)).type).toBe(5);
+    rmSync(lock);
+    const menu = await menuIn(fake);
+    expect(menu.attachments.map((a) => a.filename)).toEqual(['backgrounds.jpg']);
+    await until('the preset request queued', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));
+    const files = libraryFiles(config);
+    expect(files.filter((f) => !f.startsWith('.'))).toHaveLength(DEFAULT_BACKGROUNDS.length);
+    expect(files).not.toContain(DEFAULTS_LOCK);
+  });
+
+  it('a request that breaks inside the bot is answered and logged; the next one is served', async () => {
+    const { fake, config } = await startStack({ worker: false });
+    const ann = fake.addUser({ username: 'ann' });
+    // A real fault: a file sits where the bot's download folder goes, so the handler throws.
+    const incoming = path.join(config.dataDir, 'incoming');
+    mkdirSync(incoming, { recursive: true });
+    writeFileSync(path.join(incoming, 'discord'), 'in the way');
+    enhance(fake, ann, clip);
+    const failed = await ephemeralWith(fake, /^❌/);
+    expect(failed.content).toMatch(/EEXIST|ENOTDIR|not a directory|file already exists/i);
+    rmSync(path.join(incoming, 'discord'));
+    enhance(fake, ann, clip);
+    await menuIn(fake);
+  });
+
   it('logs in, registers its commands; /enhance → menu with gallery → a stranger is refused, a Manage Server member may choose → the video with its stats embed', async () => {
     const stack = await startStack();
     const { fake, service } = stack;
