@@ -313,6 +313,8 @@ describe('discord bot', () => {
   it('a job that outlives the interaction token, across a bot restart: status and delivery through channel messages', async () => {
     const stack = await startStack({ worker: false, fake: { interactionTokenLifetimeMs: 5000 } });
     const { fake } = stack;
+    // The 5 s token is for the job to outlive, not the start-up run of the library.
+    await stack.bot.library.ready();
     const ann = fake.addUser({ username: 'ann' });
     enhance(fake, ann, clip, { options: { background: 'green' } });
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));

@@ -8,11 +8,8 @@
  * allowed servers, the user's limits, the queue) are answered at once as ephemeral replies; anything
  * slower is deferred first.
  */
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Client, Events, GatewayIntentBits, Routes, type REST } from 'discord.js';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
@@ -21,6 +18,7 @@ import { backgroundLabel, localeFrom, type Locale } from '../../i18n/messages.js
 import type { Requester } from '../../queue/jobs.js';
 import { startDeliverWorker } from '../../queue/deliver.js';
 import type { Service } from '../../service/context.js';
+import { DownloadTooBig, downloadWithRetry } from '../download.js';
 import { BotFlow, type MenuPreset } from '../flow.js';
 import { botLibrary, type BotLibrary } from '../library-warmup.js';
 import { parseCallback } from '../menu.js';
@@ -61,7 +59,6 @@ const EPHEMERAL = 1 << 6;
 const SWEEP_EVERY_MS = 30 * 60 * 1000;
 const READY_TIMEOUT_MS = 60_000;
 
-class DownloadTooBig extends Error {}
 
 export async function startDiscordBot(service: Service, log: Logger): Promise<DiscordBot> {
   const dc = service.config.discord;
@@ -111,32 +108,7 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
   const defer = (i: Interaction, ephemeral: boolean) => callback(i, { type: Callback.DeferredMessage, data: ephemeral ? { flags: EPHEMERAL } : {} });
 
   /** Attachment CDN URLs are signed and expire: the file is fetched now, never the URL kept. */
-  async function download(a: Attachment, target: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await fetch(a.url);
-        if (!res.ok || !res.body) {
-          const err = new Error(`attachment download failed: HTTP ${res.status}`);
-          if (res.status < 500) Object.assign(err, { final: true });
-          throw err;
-        }
-        let bytes = 0;
-        // The declared size is the uploader's word: the stream is cut at the limit whatever it said.
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            bytes += chunk.length;
-            cb(bytes > downloadLimit ? new DownloadTooBig('over the download limit') : null, chunk);
-          },
-        });
-        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, createWriteStream(target));
-        return;
-      } catch (err) {
-        if (err instanceof DownloadTooBig || (err as { final?: boolean }).final || attempt >= 3) throw err;
-        log.warn({ err: (err as Error).message, attempt }, 'attachment download failed: retrying');
-        await new Promise((r) => setTimeout(r, 1000 * attempt));
-      }
-    }
-  }
+  const download = (a: Attachment, target: string) => downloadWithRetry(a.url, target, { limitBytes: downloadLimit, log });
 
   function requesterOf(i: Interaction, locale: Locale): Requester {
     const user = interactionUser(i);
