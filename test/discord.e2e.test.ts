@@ -19,6 +19,9 @@ import { testConfig } from './helpers/fixtures.js';
 import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 
+/** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
+const MENU_WAIT_MS = 180_000;
+
 const tmp = tempDir('dancelift-dc-');
 const MiB = 1024 * 1024;
 /** The bot's log, in a file (DISCORD_E2E_LOG to choose where): what it did when a test fails. */
@@ -110,7 +113,7 @@ const option = (m: MessageView, label: string) => {
 };
 const botMessages = (fake: FakeDiscord, channelId = fake.channelId) => fake.messages(channelId).filter((m) => m.fromBot);
 /** The public menu: a bot message with a select. */
-const menuIn = (fake: FakeDiscord, after?: string) => until('the menu', () => botMessages(fake).find((m) => !m.ephemeral && select(m) && (!after || BigInt(m.id) > BigInt(after))));
+const menuIn = (fake: FakeDiscord, after?: string) => until('the menu', () => botMessages(fake).find((m) => !m.ephemeral && select(m) && (!after || BigInt(m.id) > BigInt(after))), MENU_WAIT_MS);
 const ephemeralWith = (fake: FakeDiscord, re: RegExp, channelId = fake.channelId) => until(`ephemeral ${re}`, () => fake.messages(channelId).find((m) => m.ephemeral && re.test(m.content)));
 
 function enhance(fake: FakeDiscord, user: DiscordUser, file: string, opts: { filename?: string; contentType?: string; options?: Record<string, string | boolean>; locale?: string } = {}) {

@@ -20,6 +20,9 @@ import { testConfig } from './helpers/fixtures.js';
 import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 
+/** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
+const MENU_WAIT_MS = 180_000;
+
 const tmp = tempDir('dancelift-tg-');
 const work = (...p: string[]) => path.join(tmp.dir, ...p);
 
@@ -95,7 +98,7 @@ const message = (fake: FakeTelegram, chatId: number, id: number) => fake.chatMes
 
 /** Waits for the bot's menu (a message with a Start button) and returns it. */
 async function menuIn(fake: FakeTelegram, chatId: number, after = 0): Promise<ChatMessageRecord> {
-  return until('the menu', () => botMessages(fake, chatId).find((m) => m.message_id > after && buttons(m).some((b) => /Start|开始/.test(b.text))));
+  return until('the menu', () => botMessages(fake, chatId).find((m) => m.message_id > after && buttons(m).some((b) => /Start|开始/.test(b.text))), MENU_WAIT_MS);
 }
 
 function sendVideo(fake: FakeTelegram, chat: Chat, from: User, file: string, opts: { name?: string; caption?: string; as?: 'video' | 'document' | 'animation' } = {}) {

@@ -3,7 +3,7 @@
  * set, so a renamed or removed command disappears on the next start). English names and texts with
  * Chinese localisations (zh-CN, zh-TW): Discord shows each user their own language.
  */
-import { CommandType, OptionType, Permission } from './parse.js';
+import { ApplicationCommandOptionType as OptionType, ApplicationCommandType as CommandType, PermissionFlagsBits } from 'discord.js';
 
 export const ENHANCE_MESSAGE_COMMAND = 'Enhance video';
 
@@ -34,7 +34,7 @@ export interface CommandDef {
   integration_types?: number[];
 }
 
-const MANAGE_GUILD = Permission.ManageGuild.toString();
+const MANAGE_GUILD = PermissionFlagsBits.ManageGuild.toString();
 
 export function commandDefinitions(): CommandDef[] {
   return [
@@ -85,7 +85,7 @@ export function commandDefinitions(): CommandDef[] {
       integration_types: [0],
       options: [
         {
-          type: OptionType.SubCommand,
+          type: OptionType.Subcommand,
           name: 'add',
           description: 'Add a picture or video as a background',
           description_localizations: zh('添加图片或视频作为背景'),
@@ -95,13 +95,13 @@ export function commandDefinitions(): CommandDef[] {
           ],
         },
         {
-          type: OptionType.SubCommand,
+          type: OptionType.Subcommand,
           name: 'remove',
           description: 'Remove a background',
           description_localizations: zh('删除一个背景'),
           options: [{ type: OptionType.String, name: 'name', description: 'The background', description_localizations: zh('背景'), required: true, autocomplete: true }],
         },
-        { type: OptionType.SubCommand, name: 'list', description: 'Show every background', description_localizations: zh('查看所有背景') },
+        { type: OptionType.Subcommand, name: 'list', description: 'Show every background', description_localizations: zh('查看所有背景') },
       ],
     },
     {

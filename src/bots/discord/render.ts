@@ -5,11 +5,11 @@
  * shows 25 names in a select where 25 buttons would not even fit: 5 rows of 5 at most), the rest
  * stay buttons; a delivered result's timing becomes an embed.
  */
+import { ButtonStyle, ComponentType } from 'discord.js';
 import { backgroundLabel, TEXTS, type Locale } from '../../i18n/messages.js';
 import type { StatsInfo } from '../flow.js';
 import { parseCallback, type Button } from '../menu.js';
 import { shortName } from '../texts.js';
-import { ComponentType } from './parse.js';
 
 /** Discord's limits, as documented. */
 export const LIMITS = {
@@ -28,7 +28,6 @@ export const LIMITS = {
   fieldValue: 1024,
 } as const;
 
-export const ButtonStyle = { Primary: 1, Secondary: 2, Success: 3, Danger: 4, Link: 5 } as const;
 
 const unescapeEntities = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
