@@ -105,14 +105,17 @@ describe('discord render', () => {
 
 describe('discord commands', () => {
   it('defines valid commands: names, description lengths, options, localisations', () => {
-    const defs = commandDefinitions();
+    // The JSON as sent: read loosely, as the server does.
+    type Opt = { name: string; type: number; description: string; required?: boolean; description_localizations?: Record<string, string> };
+    const defs = commandDefinitions() as Array<{ name: string; type?: number; description?: string; options?: Opt[]; default_member_permissions?: string | null }>;
     expect(defs.map((d) => d.name)).toEqual(['enhance', 'Enhance video', 'bg', 'queue', 'stats']);
+    expect(defs[1].type).toBe(3); // the message command
     for (const d of defs) {
       if (d.type === 1) {
         expect(d.name).toMatch(/^[-_\p{L}\p{N}]{1,32}$/u);
-        expect(d.description.length).toBeGreaterThan(0);
-        expect(d.description.length).toBeLessThanOrEqual(100);
-      } else expect(d.description).toBe('');
+        expect(d.description!.length).toBeGreaterThan(0);
+        expect(d.description!.length).toBeLessThanOrEqual(100);
+      } else expect(d.description ?? '').toBe('');
       for (const o of d.options ?? []) {
         expect(o.name).toMatch(/^[-_a-z0-9]{1,32}$/);
         expect(o.description.length).toBeLessThanOrEqual(100);

@@ -322,6 +322,8 @@ describe('discord bot', () => {
     enhance(fake, ann, clip, { options: { background: 'green' } });
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));
     await stack.restartBot();
+    // the restarted bot's commands are unchanged: registered once, by the first start
+    expect(fake.calls.filter((c) => c.method === 'PUT' && c.route.endsWith('/commands')).length).toBe(1);
     await sleep(5500); // the token is dead now
     const since = fake.calls.length;
     stack.startWorker();
