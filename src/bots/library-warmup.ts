@@ -22,6 +22,8 @@ export interface BotLibrary {
   knownNames(): readonly string[];
   /** The gallery picture of these entries (rendered once per library state). */
   gallery(entries: readonly BackgroundEntry[]): Promise<string>;
+  /** Stops a warm-up still running (the service is stopping); a later botLibrary() starts anew. */
+  stop(): void;
 }
 
 const warmups = new Map<string, BotLibrary>();
@@ -40,12 +42,14 @@ export function botLibrary(config: Config, log: Logger): BotLibrary {
   };
   const gallery = (entries: readonly BackgroundEntry[]) => cachedGallery(entries, dir, cacheDir);
   const started = Date.now();
+  const abort = new AbortController();
   const run = (async () => {
-    const made = await ensureDefaultBackgrounds(dir, { size: config.backgrounds.size });
+    const made = await ensureDefaultBackgrounds(dir, { size: config.backgrounds.size, signal: abort.signal });
     const entries = await list();
     if (entries.length > 0) await gallery(entries);
     log.info({ dir, generated: made.generated, backgrounds: entries.length, ms: Date.now() - started }, 'background library ready');
   })().catch((err: unknown) => {
+    if (abort.signal.aborted) return void log.info({ dir }, 'background library warm-up stopped');
     // The bots go on: a menu then offers what the folder has, and says so if that is nothing.
     log.error({ err, dir }, 'background library warm-up failed');
   });
@@ -58,6 +62,10 @@ export function botLibrary(config: Config, log: Logger): BotLibrary {
     },
     knownNames: () => names,
     gallery,
+    stop() {
+      abort.abort();
+      if (warmups.get(dir) === library) warmups.delete(dir);
+    },
   };
   warmups.set(dir, library);
   return library;

@@ -36,7 +36,7 @@ const platforms: PlatformStart[] = [
 /** Starts the role; resolves with its stop function. */
 export async function startBotsRole(service: Service, log: Logger): Promise<() => Promise<void>> {
   // Started now, awaited by nobody here: the bots answer while the defaults are being made.
-  botLibrary(service.config, log.child({ role: 'bots' }));
+  const library = botLibrary(service.config, log.child({ role: 'bots' }));
   // A promise someone forgot to catch must not end a service that serves many users; it is a bug
   // to fix, so it is logged loudly.
   const onUnhandled = (reason: unknown) => log.error({ err: reason }, 'unhandled rejection (the service goes on)');
@@ -44,6 +44,8 @@ export async function startBotsRole(service: Service, log: Logger): Promise<() =
   const running: Array<{ name: string; close(): Promise<void> }> = [];
   const stop = async () => {
     for (const r of running.reverse()) await r.close().catch((err: unknown) => log.warn({ err, bot: r.name }, 'bot did not stop cleanly'));
+    // A stop (or a refused token) does not wait for ffmpeg to finish the defaults.
+    library.stop();
     process.off('unhandledRejection', onUnhandled);
   };
   try {
