@@ -271,7 +271,7 @@ describe('discord bot', () => {
     const { fake } = await startStack({ fake: { uploadLimitBytes: 12 * 1024 } });
     const ann = fake.addUser({ username: 'ann' });
     enhance(fake, ann, clip, { options: { background: 'white' } });
-    const linkMsg = await until('link message', () => botMessages(fake).find((m) => m.content.includes('/files/')), 90_000);
+    const linkMsg = await until('link message', () => botMessages(fake).find((m) => m.content.includes('/files/')), MENU_WAIT_MS);
     expect(linkMsg.content).toMatch(/The video is 0\.0 MB, more than the 0 MB a bot may upload here/);
     const dl = button(linkMsg, /Download original quality/);
     expect(dl).toMatchObject({ style: 5 });
