@@ -285,7 +285,7 @@ describe('discord bot', () => {
     const ann = fake.addUser({ username: 'ann' });
     const bob = fake.addUser({ username: 'bob' });
     enhance(fake, ann, clip, { options: { background: 'white', keep_cutout: true } });
-    const first = await until('first delivery', () => botMessages(fake).find((m) => m.attachments.some((a) => a.filename.endsWith('.enhanced.mp4'))), 90_000);
+    const first = await until('first delivery', () => botMessages(fake).find((m) => m.attachments.some((a) => a.filename.endsWith('.enhanced.mp4'))), MENU_WAIT_MS);
     const again = button(first, /Another background/);
     expect(button(first, /Download original quality/).style).toBe(5);
     const jobsBefore = (await service.queues.enhance.getJobs(['completed'])).length;
