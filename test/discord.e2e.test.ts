@@ -3,7 +3,8 @@
  * (test/fakes/discord.ts: REST v10 + gateway WebSocket + CDN on 127.0.0.1), jobs go through real
  * Redis and an in-process enhance worker running ffmpeg's upscaler and RVM on tiny clips.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { Service } from '../src/service/context.js';
@@ -15,8 +16,11 @@ import type { Config } from '../src/config/schema.js';
 import { Permission, startFakeDiscord, type DiscordUser, type FakeDiscord, type FakeDiscordOptions, type MessageView } from './fakes/discord.js';
 import { ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { botMedia, HTML_BG, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
+
+/** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
+const MENU_WAIT_MS = 180_000;
 
 const tmp = tempDir('dancelift-dc-');
 const MiB = 1024 * 1024;
@@ -24,6 +28,7 @@ const MiB = 1024 * 1024;
 const logger = pino({ level: 'debug', base: undefined }, pino.destination({ dest: process.env.DISCORD_E2E_LOG ?? path.join(tmp.dir, 'bot.log'), sync: true, mkdir: true }));
 
 let clip: string;
+let picture: string;
 
 interface Stack {
   fake: FakeDiscord;
@@ -38,7 +43,7 @@ interface Stack {
 }
 const stacks: Stack[] = [];
 
-async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string, string>; worker?: boolean; tweak?: (c: Config) => void } = {}): Promise<Stack> {
+async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string, string>; worker?: boolean; tweak?: (c: Config) => void; beforeBot?: (c: Config) => void } = {}): Promise<Stack> {
   const fake = await startFakeDiscord(opts.fake);
   // What the bot did, when a test fails: the REST calls in order.
   onTestFailed(() => {
@@ -56,6 +61,7 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
     },
   });
   const { service, config } = base;
+  opts.beforeBot?.(config);
   let bot = await startDiscordBot(service, logger);
   const stack: Stack = {
     fake,
@@ -83,7 +89,7 @@ async function startStack(opts: { fake?: FakeDiscordOptions; env?: Record<string
 }
 
 beforeAll(async () => {
-  clip = await botMedia(tmp.dir);
+  ({ clip, picture } = await botMedia(tmp.dir));
 });
 
 afterEach(async () => {
@@ -107,7 +113,7 @@ const option = (m: MessageView, label: string) => {
 };
 const botMessages = (fake: FakeDiscord, channelId = fake.channelId) => fake.messages(channelId).filter((m) => m.fromBot);
 /** The public menu: a bot message with a select. */
-const menuIn = (fake: FakeDiscord, after?: string) => until('the menu', () => botMessages(fake).find((m) => !m.ephemeral && select(m) && (!after || BigInt(m.id) > BigInt(after))));
+const menuIn = (fake: FakeDiscord, after?: string) => until('the menu', () => botMessages(fake).find((m) => !m.ephemeral && select(m) && (!after || BigInt(m.id) > BigInt(after))), MENU_WAIT_MS);
 const ephemeralWith = (fake: FakeDiscord, re: RegExp, channelId = fake.channelId) => until(`ephemeral ${re}`, () => fake.messages(channelId).find((m) => m.ephemeral && re.test(m.content)));
 
 function enhance(fake: FakeDiscord, user: DiscordUser, file: string, opts: { filename?: string; contentType?: string; options?: Record<string, string | boolean>; locale?: string } = {}) {
@@ -116,15 +122,65 @@ function enhance(fake: FakeDiscord, user: DiscordUser, file: string, opts: { fil
 }
 
 describe('discord bot', () => {
+  it('fresh install: the first /enhance is deferred before the library is made; the menu follows the one start-up run', async () => {
+    // The library folder's lock is held, as by another process making the defaults (a CLI
+    // submit): the bot's start-up run waits on it, so nothing of the library exists yet.
+    let lock = '';
+    const { fake, config } = await startStack({
+      worker: false,
+      beforeBot: (c) => {
+        mkdirSync(backgroundsDir(c), { recursive: true });
+        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
+        writeFileSync(lock, String(process.pid));
+      },
+    });
+    const ann = fake.addUser({ username: 'ann' });
+    const cmd = enhance(fake, ann, clip);
+    expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
+    // acknowledged while the library does not exist yet; the download goes on meanwhile
+    expect(libraryFiles(config)).toEqual([DEFAULTS_LOCK]);
+    await until('downloaded', () => fake.downloads.some((d) => d.status === 200));
+    expect(botMessages(fake).some((m) => select(m))).toBe(false);
+    // a second user's /enhance is acknowledged too and waits for the same run
+    const bob = fake.addUser({ username: 'bob' });
+    const cmd2 = enhance(fake, bob, clip, { options: { background: 'sunset' } });
+    expect((await fake.waitForResponse(cmd2.id)).type).toBe(5);
+    rmSync(lock);
+    const menu = await menuIn(fake);
+    expect(menu.attachments.map((a) => a.filename)).toEqual(['backgrounds.jpg']);
+    await until('the preset request queued', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));
+    const files = libraryFiles(config);
+    expect(files.filter((f) => !f.startsWith('.'))).toHaveLength(DEFAULT_BACKGROUNDS.length);
+    expect(files).not.toContain(DEFAULTS_LOCK);
+  });
+
+  it('a request that breaks inside the bot is answered and logged; the next one is served', async () => {
+    const { fake, config } = await startStack({ worker: false });
+    const ann = fake.addUser({ username: 'ann' });
+    // A real fault: a file sits where the bot's download folder goes, so the handler throws.
+    const incoming = path.join(config.dataDir, 'incoming');
+    mkdirSync(incoming, { recursive: true });
+    writeFileSync(path.join(incoming, 'discord'), 'in the way');
+    enhance(fake, ann, clip);
+    const failed = await ephemeralWith(fake, /^❌/);
+    expect(failed.content).toMatch(/EEXIST|ENOTDIR|not a directory|file already exists/i);
+    rmSync(path.join(incoming, 'discord'));
+    enhance(fake, ann, clip);
+    await menuIn(fake);
+  });
+
   it('logs in, registers its commands; /enhance → menu with gallery → a stranger is refused, a Manage Server member may choose → the video with its stats embed', async () => {
-    const { fake, service } = await startStack();
+    const stack = await startStack();
+    const { fake, service } = stack;
+    addLibraryFile(stack.config, picture, HTML_BG);
     // registration: global (no DISCORD_GUILD_IDS), the five commands
     expect(fake.commands().map((c) => c.name).sort()).toEqual(['Enhance video', 'bg', 'enhance', 'queue', 'stats']);
     const ann = fake.addUser({ username: 'ann' });
     const bob = fake.addUser({ username: 'bob' });
     const mod = fake.addUser({ username: 'mod' });
 
-    // autocomplete of the background option
+    // autocomplete of the background option (once the start-up run has listed the library)
+    await stack.bot.library.ready();
     const ac = fake.autocomplete({ name: 'enhance', user: ann, focused: 'background', options: { background: 'sun' } });
     const acr = await fake.waitForResponse(ac.id);
     expect(acr.type).toBe(8);
@@ -215,7 +271,7 @@ describe('discord bot', () => {
     const { fake } = await startStack({ fake: { uploadLimitBytes: 12 * 1024 } });
     const ann = fake.addUser({ username: 'ann' });
     enhance(fake, ann, clip, { options: { background: 'white' } });
-    const linkMsg = await until('link message', () => botMessages(fake).find((m) => m.content.includes('/files/')), 90_000);
+    const linkMsg = await until('link message', () => botMessages(fake).find((m) => m.content.includes('/files/')), MENU_WAIT_MS);
     expect(linkMsg.content).toMatch(/The video is 0\.0 MB, more than the 0 MB a bot may upload here/);
     const dl = button(linkMsg, /Download original quality/);
     expect(dl).toMatchObject({ style: 5 });
@@ -229,7 +285,7 @@ describe('discord bot', () => {
     const ann = fake.addUser({ username: 'ann' });
     const bob = fake.addUser({ username: 'bob' });
     enhance(fake, ann, clip, { options: { background: 'white', keep_cutout: true } });
-    const first = await until('first delivery', () => botMessages(fake).find((m) => m.attachments.some((a) => a.filename.endsWith('.enhanced.mp4'))), 90_000);
+    const first = await until('first delivery', () => botMessages(fake).find((m) => m.attachments.some((a) => a.filename.endsWith('.enhanced.mp4'))), MENU_WAIT_MS);
     const again = button(first, /Another background/);
     expect(button(first, /Download original quality/).style).toBe(5);
     const jobsBefore = (await service.queues.enhance.getJobs(['completed'])).length;
@@ -260,10 +316,14 @@ describe('discord bot', () => {
   it('a job that outlives the interaction token, across a bot restart: status and delivery through channel messages', async () => {
     const stack = await startStack({ worker: false, fake: { interactionTokenLifetimeMs: 5000 } });
     const { fake } = stack;
+    // The 5 s token is for the job to outlive, not the start-up run of the library.
+    await stack.bot.library.ready();
     const ann = fake.addUser({ username: 'ann' });
     enhance(fake, ann, clip, { options: { background: 'green' } });
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));
     await stack.restartBot();
+    // the restarted bot's commands are unchanged: registered once, by the first start
+    expect(fake.calls.filter((c) => c.method === 'PUT' && c.route.endsWith('/commands')).length).toBe(1);
     await sleep(5500); // the token is dead now
     const since = fake.calls.length;
     stack.startWorker();
@@ -280,7 +340,7 @@ describe('discord bot', () => {
   it('bad inputs and limits: one clear ephemeral message in the user\'s language, nothing queued; admin commands', async () => {
     const { fake, service } = await startStack({ worker: false, env: { DISCORD_DOWNLOAD_LIMIT_MB: '50' }, tweak: (c) => (c.limits.perUserInFlight = 1) });
     const li = fake.addUser({ username: 'li' });
-    const png = path.join(backgroundsDir(testConfig(tmp.dir)), 'sunset.png');
+    const png = picture;
     // a picture: refused at once (type 4, ephemeral), in Chinese for a zh-CN client
     const c1 = enhance(fake, li, png, { filename: 'p.png', contentType: 'image/png', locale: 'zh-CN' });
     expect(await fake.waitForResponse(c1.id)).toMatchObject({ type: 4, data: { flags: 64 } });

@@ -11,7 +11,9 @@ import {
   type MenuBackground,
 } from '../src/bots/menu.js';
 import { escapeHtml, statsCaption, statusLine, visibleLength, CAPTION_MAX } from '../src/bots/texts.js';
-import { findMedia, isAdminStatus, overDownloadLimit, parseCommand } from '../src/bots/telegram/parse.js';
+import type { Context } from 'grammy';
+import { findMedia, isAdminStatus, overDownloadLimit } from '../src/bots/telegram/parse.js';
+import { updateOrderKey } from '../src/bots/telegram/bot.js';
 import { outputName, validBackgroundName } from '../src/bots/flow.js';
 import { sampleResult as result } from './helpers/fixtures.js';
 
@@ -128,12 +130,14 @@ describe('texts', () => {
 });
 
 describe('telegram parsing', () => {
-  it('commands, with and without the bot name', () => {
-    expect(parseCommand('/enhance', 'dl_bot')).toEqual({ command: 'enhance', args: '' });
-    expect(parseCommand('/enhance@DL_bot sunset', 'dl_bot')).toEqual({ command: 'enhance', args: 'sunset' });
-    expect(parseCommand('/enhance@other_bot', 'dl_bot')).toBeNull();
-    expect(parseCommand('please /enhance', 'dl_bot')).toBeNull();
-    expect(parseCommand(undefined, 'dl_bot')).toBeNull();
+  it("updates keep their order per chat; a chat's button presses apart from its messages", () => {
+    const msg = { chat: { id: 7 }, callbackQuery: undefined } as unknown as Context;
+    const press = { chat: { id: 7 }, callbackQuery: { data: 'x' } } as unknown as Context;
+    const other = { chat: { id: 8 }, callbackQuery: undefined } as unknown as Context;
+    expect(updateOrderKey(msg)).toBe('7');
+    expect(updateOrderKey(press)).toBe('7:buttons');
+    expect(updateOrderKey(other)).not.toBe(updateOrderKey(msg));
+    expect(updateOrderKey({ chat: undefined } as unknown as Context)).toBeUndefined();
   });
 
   it('finds the file of a video, an animation or a document', () => {
@@ -150,42 +154,5 @@ describe('telegram parsing', () => {
     expect(overDownloadLimit(60 * 1024 * 1024, 20, true)).toBe(false);
     expect(overDownloadLimit(undefined, 20, false)).toBe(false);
     expect(isAdminStatus('creator') && isAdminStatus('administrator') && !isAdminStatus('member')).toBe(true);
-  });
-});
-
-describe('telegram API retries', () => {
-  const ok = { ok: true as const, result: true };
-  it('waits out a 429 retry_after, then sends again', async () => {
-    const { retryTransformer } = await import('../src/bots/telegram/ui.js');
-    const seen: number[] = [];
-    const prev = async () => {
-      seen.push(Date.now());
-      return seen.length === 1 ? { ok: false as const, error_code: 429, description: 'Too Many Requests: retry after 1', parameters: { retry_after: 1 } } : ok;
-    };
-    const t = retryTransformer();
-    const res = await t(prev as never, 'editMessageText', {} as never);
-    expect(res).toEqual(ok);
-    expect(seen).toHaveLength(2);
-    expect(seen[1] - seen[0]).toBeGreaterThanOrEqual(950);
-  });
-
-  it('retries network errors, but not other API errors and not getUpdates', async () => {
-    const { retryTransformer } = await import('../src/bots/telegram/ui.js');
-    const { HttpError } = await import('grammy');
-    let calls = 0;
-    const flaky = async () => {
-      calls++;
-      if (calls === 1) throw new HttpError('Network request for sendMessage failed!', new Error('ECONNRESET'));
-      return ok;
-    };
-    expect(await retryTransformer()(flaky as never, 'sendMessage', {} as never)).toEqual(ok);
-    expect(calls).toBe(2);
-    calls = 0;
-    await expect(retryTransformer()(flaky as never, 'getUpdates', {} as never)).rejects.toBeInstanceOf(HttpError);
-    const badRequest = { ok: false as const, error_code: 400, description: 'Bad Request: chat not found' };
-    calls = 0;
-    const refused = async () => (calls++, badRequest);
-    expect(await retryTransformer()(refused as never, 'sendMessage', {} as never)).toEqual(badRequest);
-    expect(calls).toBe(1);
   });
 });

@@ -3,25 +3,31 @@
  * (test/fakes/telegram.ts), jobs go through real Redis and an in-process enhance worker running
  * ffmpeg's upscaler and RVM on tiny clips.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
+import { DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../src/service/context.js';
 import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startTelegramBot, type TelegramBot } from '../src/bots/telegram/bot.js';
+import type { Config } from '../src/config/schema.js';
 import { backgroundsDir } from '../src/backgrounds/select.js';
 import { logger } from '../src/log.js';
 import { startFakeTelegram, type Chat, type ChatMessageRecord, type FakeTelegram, type FakeTelegramOptions, type User } from './fakes/telegram.js';
 import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { botMedia, HTML_BG, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
+
+/** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
+const MENU_WAIT_MS = 180_000;
 
 const tmp = tempDir('dancelift-tg-');
 const work = (...p: string[]) => path.join(tmp.dir, ...p);
 
 let clip: string;
+let picture: string;
 let big60: string;
 
 interface Stack {
@@ -29,12 +35,13 @@ interface Stack {
   service: Service;
   bot: TelegramBot;
   worker?: EnhanceWorker;
+  config: Config;
   close(): Promise<void>;
 }
 const stacks: Stack[] = [];
 
 /** A fake Telegram, a service with its own queue prefix, the bot, and (unless told) a worker. */
-async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<string, string>; worker?: boolean } = {}): Promise<Stack> {
+async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<string, string>; worker?: boolean; beforeBot?: (c: Config) => void } = {}): Promise<Stack> {
   const fake = await startFakeTelegram(opts.fake);
   const base = await openBotService(tmp.dir, {
     platform: 'telegram',
@@ -43,13 +50,15 @@ async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<strin
     worker: opts.worker,
     tweak: (c) => (c.telegram.pollIntervalMs = 500),
   });
-  const { service, worker } = base;
+  const { service, worker, config } = base;
+  opts.beforeBot?.(config);
   const bot = await startTelegramBot(service, logger);
   const stack: Stack = {
     fake,
     service,
     bot,
     worker,
+    config,
     async close() {
       await bot.close();
       await base.close();
@@ -61,7 +70,7 @@ async function startStack(opts: { fake?: FakeTelegramOptions; env?: Record<strin
 }
 
 beforeAll(async () => {
-  clip = await botMedia(tmp.dir);
+  ({ clip, picture } = await botMedia(tmp.dir));
   // 60 MB that still probes as a 96x96 video: the clip in Matroska with a 60 MB attachment.
   const pad = work('pad.bin');
   writeFileSync(pad, Buffer.alloc(60 * 1024 * 1024));
@@ -89,7 +98,7 @@ const message = (fake: FakeTelegram, chatId: number, id: number) => fake.chatMes
 
 /** Waits for the bot's menu (a message with a Start button) and returns it. */
 async function menuIn(fake: FakeTelegram, chatId: number, after = 0): Promise<ChatMessageRecord> {
-  return until('the menu', () => botMessages(fake, chatId).find((m) => m.message_id > after && buttons(m).some((b) => /Start|开始/.test(b.text))));
+  return until('the menu', () => botMessages(fake, chatId).find((m) => m.message_id > after && buttons(m).some((b) => /Start|开始/.test(b.text))), MENU_WAIT_MS);
 }
 
 function sendVideo(fake: FakeTelegram, chat: Chat, from: User, file: string, opts: { name?: string; caption?: string; as?: 'video' | 'document' | 'animation' } = {}) {
@@ -101,8 +110,69 @@ function sendVideo(fake: FakeTelegram, chat: Chat, from: User, file: string, opt
 }
 
 describe('telegram bot', () => {
+  it('fresh install: "typing" comes before the download finishes and before the library is made; one start-up run makes it; then the menu', async () => {
+    // The library folder's lock is held, as by another process making the defaults (a CLI
+    // submit): the bots' start-up run waits on it, so nothing of the library exists yet.
+    let lock = '';
+    const { fake, config } = await startStack({
+      worker: false,
+      beforeBot: (c) => {
+        mkdirSync(backgroundsDir(c), { recursive: true });
+        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
+        writeFileSync(lock, String(process.pid));
+      },
+    });
+    const ann = user(111);
+    const chat = privateChat(ann);
+    const release = fake.holdDownloads();
+    const since = fake.calls.length;
+    sendVideo(fake, chat, ann, clip, { as: 'document' });
+    const action = await fake.waitForCall((c) => c.method === 'sendChatAction' && c.params.chat_id === chat.id, 10_000, { since });
+    expect(action.params.action).toBe('typing');
+    // the download is asked for after the action and held: the action came before it finished
+    await until('download asked for', () => fake.fileDownloads.length > 0);
+    expect(fake.fileDownloads[0].callsBefore).toBeGreaterThan(fake.calls.indexOf(action));
+    expect(fake.fileDownloads.every((d) => !d.done)).toBe(true);
+    release();
+    await until('downloaded', () => fake.fileDownloads.every((d) => d.done));
+    // downloaded, but the library is still being waited for: no defaults, no menu, nothing else said
+    expect(libraryFiles(config)).toEqual([DEFAULTS_LOCK]);
+    expect(botMessages(fake, chat.id)).toEqual([]);
+    // another chat is not held up by this one's wait: its video is downloaded, then waits for the same run
+    const bob = user(112);
+    const bobChat = privateChat(bob);
+    sendVideo(fake, bobChat, bob, clip, { as: 'document' });
+    await until('second download', () => fake.fileDownloads.length === 2 && fake.fileDownloads[1].done);
+    rmSync(lock);
+    await menuIn(fake, chat.id);
+    await menuIn(fake, bobChat.id);
+    const files = libraryFiles(config);
+    for (const name of ['sunset.png', 'green.png', '.defaults.json']) expect(files).toContain(name);
+    expect(files.filter((f) => !f.startsWith('.'))).toHaveLength(DEFAULT_BACKGROUNDS.length);
+    expect(files).not.toContain(DEFAULTS_LOCK);
+    // the gallery picture above the menu
+    expect(botMessages(fake, chat.id).filter((m) => m.photo).length).toBe(1);
+  });
+
+  it('a request that breaks inside the bot is answered and logged; the next one is served', async () => {
+    const { fake, config } = await startStack({ worker: false });
+    const ann = user(121);
+    const chat = privateChat(ann);
+    // A real fault: a file sits where the bot's download folder goes, so the handler throws.
+    const incoming = path.join(config.dataDir, 'incoming');
+    mkdirSync(incoming, { recursive: true });
+    writeFileSync(path.join(incoming, 'telegram'), 'in the way');
+    sendVideo(fake, chat, ann, clip, { as: 'document' });
+    const failed = await until('the failure answered', () => botMessages(fake, chat.id).find((m) => m.text?.startsWith('❌')));
+    expect(failed.text).toMatch(/EEXIST|ENOTDIR|not a directory|file already exists/i);
+    rmSync(path.join(incoming, 'telegram'));
+    sendVideo(fake, chat, ann, clip, { as: 'document' });
+    await menuIn(fake, chat.id, failed.message_id);
+  });
+
   it('private chat: a video → menu → a background with HTML specials → status → the video with its stats; commands', async () => {
-    const { fake, service } = await startStack();
+    const { fake, service, config } = await startStack();
+    addLibraryFile(config, picture, HTML_BG);
     const ann = user(101);
     const chat = privateChat(ann);
     // the command menu is set at start, in both languages
@@ -356,5 +426,5 @@ describe('telegram bot', () => {
 });
 
 function readPng(): string {
-  return path.join(backgroundsDir(testConfig(tmp.dir)), 'sunset.png');
+  return picture;
 }

@@ -131,9 +131,8 @@ export async function probeBackgroundFile(file: string, opts: ToolOptions & { de
     timeout: 30_000,
   });
   if (result.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
-  if (result.failed && result.exitCode === undefined) {
-    throw new PipelineError('TOOL_MISSING', `cannot run ${ffprobe}: ${result.shortMessage}`, { tool: 'ffprobe', fix: 'apt-get install ffmpeg' });
-  }
+  const notRun = childNotRun(result, 'ffprobe', ffprobe);
+  if (notRun) throw notRun;
   const stderr = String(result.stderr ?? '');
   if (result.exitCode !== 0) {
     const refused = /\[(\w+) @ [^\]]+\] Format not on whitelist/.exec(stderr);
@@ -310,6 +309,19 @@ async function scanLibrary(dir: string, opts: ToolOptions, only?: string): Promi
     return true;
   });
   return unique.sort((a, b) => a.name.toLowerCase().localeCompare(b.name.toLowerCase()) || (a.name < b.name ? -1 : 1));
+}
+
+/**
+ * A child that did not finish: one that could not be started is a missing tool; one killed by a
+ * signal (a stop, the OOM killer, a timeout) is a failure that says so, never "not installed".
+ */
+function childNotRun(r: { failed: boolean; exitCode?: number; signal?: string; timedOut?: boolean; code?: string; shortMessage?: string }, tool: string, program: string): PipelineError | null {
+  if (!r.failed || r.exitCode !== undefined) return null;
+  if (r.signal || r.timedOut) {
+    const detail = r.timedOut ? 'timed out' : `killed by ${r.signal}`;
+    return new PipelineError('TOOL_FAILED', `${tool} was ${detail}`, { tool, detail });
+  }
+  return new PipelineError('TOOL_MISSING', `cannot run ${program}: ${r.shortMessage ?? 'not found'}`, { tool, fix: 'apt-get install ffmpeg' });
 }
 
 /** The usable images and videos in the library, sorted by name. Files ffprobe cannot read are left out. */
@@ -499,7 +511,67 @@ async function readManifest(dir: string): Promise<Set<string>> {
  */
 export async function ensureDefaultBackgrounds(dir: string, opts: EnsureOptions = {}): Promise<EnsureResult> {
   const abs = path.resolve(dir);
+  // One run per folder: concurrent callers in this process (the bots' start-up run, a first
+  // request, a submit) share it, and other processes wait on the lock file instead of each
+  // rendering the same six files.
+  const running = inFlight.get(abs);
+  if (running) return running;
+  const run = withDefaultsLock(abs, () => generateMissingDefaults(abs, opts));
+  inFlight.set(abs, run);
+  try {
+    return await run;
+  } finally {
+    inFlight.delete(abs);
+  }
+}
+
+const inFlight = new Map<string, Promise<EnsureResult>>();
+/** Held (a file with the holder's pid) while one process generates the defaults of a folder. */
+export const DEFAULTS_LOCK = '.defaults.lock';
+/** A lock older than this is a crashed holder's, whatever its pid says. */
+const LOCK_STALE_MS = 15 * 60_000;
+const LOCK_POLL_MS = 200;
+
+/**
+ * Runs `fn` holding the folder's lock file; a lock held by a live process is waited out (then the
+ * folder is scanned again, so whatever the holder made is skipped). Why not a Redis lock: the CLI
+ * and `doctor` generate defaults without Redis, and the folder is what is shared.
+ */
+async function withDefaultsLock<T>(abs: string, fn: () => Promise<T>): Promise<T> {
   await mkdir(abs, { recursive: true });
+  const lock = path.join(abs, DEFAULTS_LOCK);
+  for (;;) {
+    try {
+      await writeFile(lock, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      if (await lockIsStale(lock)) await rm(lock, { force: true });
+      else await new Promise((r) => setTimeout(r, LOCK_POLL_MS));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(lock, { force: true });
+  }
+}
+
+async function lockIsStale(lock: string): Promise<boolean> {
+  const [pid, st] = await Promise.all([readFile(lock, 'utf8').catch(() => ''), stat(lock).catch(() => null)]);
+  if (!st) return false; // gone meanwhile: the next try takes it
+  if (Date.now() - st.mtimeMs > LOCK_STALE_MS) return true;
+  const n = Number(pid);
+  if (!Number.isInteger(n) || n <= 0) return Date.now() - st.mtimeMs > 5000; // being written, or junk
+  try {
+    process.kill(n, 0);
+    return false;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function generateMissingDefaults(abs: string, opts: EnsureOptions): Promise<EnsureResult> {
   const stillSide = even(opts.size ?? 1920);
   const videoSide = even((stillSide * 9) / 16);
   const present = new Set(
@@ -548,9 +620,8 @@ async function generate(dir: string, recipe: Recipe, side: number, opts: EnsureO
       timeout: 300_000,
     });
     if (r.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
-    if (r.failed && r.exitCode === undefined) {
-      throw new PipelineError('TOOL_MISSING', `cannot run ffmpeg: ${r.shortMessage}`, { tool: 'ffmpeg', fix: 'apt-get install ffmpeg' });
-    }
+    const notRun = childNotRun(r, 'ffmpeg', opts.ffmpeg ?? 'ffmpeg');
+    if (notRun) throw notRun;
     if (r.exitCode !== 0) {
       const detail = String(r.stderr ?? '').trim().split('\n').pop() || `exit code ${r.exitCode}`;
       throw new PipelineError('TOOL_FAILED', `ffmpeg could not generate background "${recipe.name}": ${detail}`, { tool: 'ffmpeg', detail });

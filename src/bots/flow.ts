@@ -15,7 +15,7 @@ import { execa } from 'execa';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { backgroundsDir } from '../backgrounds/select.js';
-import { ensureDefaultBackgrounds, listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
+import { listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
 import { backgroundLabel, localeFrom, type Locale } from '../i18n/messages.js';
 import { probeVideo } from '../pipeline/probe.js';
 import { cancelJob } from '../queue/cancel.js';
@@ -26,7 +26,7 @@ import { queuePosition } from '../queue/queues.js';
 import type { Service } from '../service/context.js';
 import { recompose } from '../pipeline/recompose.js';
 import { makeLink, publicBaseUrl } from '../web/links.js';
-import { cachedGallery } from './gallery.js';
+import type { BotLibrary } from './library-warmup.js';
 import {
   applyMenuAction,
   encodeCallback,
@@ -102,6 +102,8 @@ export interface FlowOptions {
   menuPageSize: number;
   /** Where downloads wait for their menu: on the data dir's disk, so a job imports them by rename. */
   incomingDir: string;
+  /** The background library, warmed up once at start-up (see library-warmup.ts). */
+  library: BotLibrary;
   log: Logger;
 }
 
@@ -234,9 +236,8 @@ export class BotFlow {
       await this.opts.ui.send(requester.chatId, { html: t.failed(reasonText(err, requester.locale)) }, { replyTo: req.replyTo, private: true });
       return;
     }
-    const bgDir = backgroundsDir(this.service.config);
-    await ensureDefaultBackgrounds(bgDir);
-    const library = await listBackgrounds(bgDir);
+    // Made at start-up; a request that came sooner waits for that run here, after its acknowledgement.
+    const library = await this.opts.library.list();
     const names = library.map((b) => b.name);
     const def = names.findIndex((n) => n.toLowerCase() === this.service.config.backgrounds.default.toLowerCase());
     const id = randomBytes(5).toString('hex');
@@ -660,8 +661,7 @@ export class BotFlow {
     if (requester.userId !== presser.userId && !(await presser.isAdmin())) return { text: t.notYourMenu, alert: true };
     const exists = await stat(this.service.storage.resolveOutput(record.data.cutout)).then(() => true, () => false);
     if (!exists) return { text: t.cutoutGone, alert: true };
-    const bgDir = backgroundsDir(this.service.config);
-    const names = (await listBackgrounds(bgDir)).map((b) => b.name);
+    const names = (await this.opts.library.list()).map((b) => b.name);
     const session: Session = {
       id: randomBytes(5).toString('hex'),
       requester: { ...requester, messageId: undefined },
@@ -722,14 +722,11 @@ export class BotFlow {
 
   /** /bg: one picture of every background, numbered in the caption in menu order. */
   async sendGallery(chatId: string, locale: Locale, replyTo?: string): Promise<void> {
-    const bgDir = backgroundsDir(this.service.config);
-    await ensureDefaultBackgrounds(bgDir);
-    await this.sendGalleryOf(chatId, await listBackgrounds(bgDir), botTexts(locale).gallery, locale, replyTo);
+    await this.sendGalleryOf(chatId, await this.opts.library.list(), botTexts(locale).gallery, locale, replyTo);
   }
 
   private async sendGalleryOf(chatId: string, entries: readonly BackgroundEntry[], caption: (labels: string[]) => string, locale: Locale, replyTo?: string): Promise<void> {
-    const bgDir = backgroundsDir(this.service.config);
-    const file = await cachedGallery(entries, bgDir, path.join(this.service.config.dataDir, 'cache', 'gallery'));
+    const file = await this.opts.library.gallery(entries);
     await this.opts.ui.sendPhoto(chatId, { file, caption: caption(entries.map((e) => backgroundLabel(e.name, locale))), replyTo });
   }
 

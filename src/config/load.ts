@@ -44,6 +44,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_TEMP_DIR: { path: ['pipeline', 'tempDir'] },
   DANCELIFT_ENCODER: { path: ['encode', 'codec'] },
   DANCELIFT_BACKGROUNDS_DIR: { path: ['backgrounds', 'dir'] },
+  DANCELIFT_BACKGROUNDS_SIZE: { path: ['backgrounds', 'size'], parse: Number },
   DANCELIFT_ROLES: { path: ['roles'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   REDIS_URL: { path: ['redis', 'url'] },
   DANCELIFT_REDIS_PORT: { path: ['redis', 'port'], parse: Number },

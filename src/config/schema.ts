@@ -92,6 +92,8 @@ export const configSchema = z
       .object({
         dir: z.string(),
         default: z.string().min(1),
+        /** Side in pixels of the generated default stills (the looping videos are 9/16 of it). */
+        size: z.number().int().min(16).max(4096).default(1920),
         // Defaulted so that config files written before generation existed still load.
         generator: generatorSchema.default({}),
       })

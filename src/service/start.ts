@@ -84,17 +84,10 @@ export async function startRoles(config: Config, log: Logger, signal?: AbortSign
     log.info({ concurrency: config.queue.concurrency }, 'worker role waiting for jobs');
   }
   if (config.roles.includes('bots')) {
-    // Each bot starts only when its token is set, so `start` works before any chat account exists.
-    if (!config.telegram.token) log.info('telegram bot skipped: TELEGRAM_BOT_TOKEN is not set');
-    else {
-      const telegram = await role('telegram bot', async () => (await import('../bots/telegram/bot.js')).startTelegramBot(service, log.child({ bot: 'telegram' })));
-      stopBots.push(() => telegram.close());
-    }
-    if (!config.discord.token) log.info('discord bot skipped: DISCORD_TOKEN is not set');
-    else {
-      const discord = await role('discord bot', async () => (await import('../bots/discord/bot.js')).startDiscordBot(service, log.child({ bot: 'discord' })));
-      stopBots.push(() => discord.close());
-    }
+    // The bots role makes the default backgrounds once in the background and starts each platform
+    // whose token is set; a refused token is bad start-up configuration and stops `start`.
+    const { startBotsRole } = await import('../bots/role.js');
+    stopBots.push(await role('bots', () => startBotsRole(service, log)));
   }
   return running;
 }

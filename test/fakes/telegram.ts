@@ -60,6 +60,13 @@ export type { MessageEntity } from './telegram-markup.js';
 
 const MB = 1024 * 1024;
 
+export interface FileDownload {
+  filePath: string;
+  /** How many Bot API calls had been made when the download was asked for. */
+  callsBefore: number;
+  done: boolean;
+}
+
 export interface FakeTelegramOptions {
   /** Bot token; default a random well-formed one (`<id>:<35 chars>`). */
   token?: string;
@@ -252,6 +259,13 @@ export interface FakeTelegram {
   /** Resolves with the first call (from index `since`, default 0) matching; rejects after timeoutMs. */
   waitForCall(predicate: (c: FakeCall) => boolean, timeoutMs?: number, opts?: { since?: number }): Promise<FakeCall>;
   answeredCallbacks: AnsweredCallback[];
+  /** File downloads (`/file/bot…`), in arrival order; `done` once the last byte was sent. */
+  fileDownloads: FileDownload[];
+  /**
+   * Holds every file download (headers included) until the returned function is called: a test
+   * can then see what the bot did before its download finished, by order and not by timing.
+   */
+  holdDownloads(): () => void;
   /** Updates queued and not yet confirmed by getUpdates' offset. */
   pendingUpdates(): Array<Record<string, unknown>>;
 
@@ -608,6 +622,18 @@ class FakeTelegramServer implements FakeTelegram {
   readonly dir: string;
   calls: FakeCall[] = [];
   answeredCallbacks: AnsweredCallback[] = [];
+  fileDownloads: FileDownload[] = [];
+  private downloadGate: Promise<void> | null = null;
+
+  holdDownloads(): () => void {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    this.downloadGate = gate;
+    return () => {
+      if (this.downloadGate === gate) this.downloadGate = null;
+      release();
+    };
+  }
 
   private readonly server: http.Server;
   private readonly opts: FakeTelegramOptions;
@@ -939,12 +965,19 @@ class FakeTelegramServer implements FakeTelegram {
     if (!m || decodeURIComponent(m[1]!) !== this.token) return notFound();
     const file = this.filesByPath.get(decodeURIComponent(m[2]!));
     if (!file || file.size > this.downloadLimitBytes) return notFound();
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.size });
-    if (req.method === 'HEAD') {
-      res.end();
-      return;
-    }
-    createReadStream(file.diskPath).pipe(res);
+    const record: FileDownload = { filePath: decodeURIComponent(m[2]!), callsBefore: this.calls.length, done: false };
+    this.fileDownloads.push(record);
+    const serve = () => {
+      res.on('finish', () => (record.done = true));
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': file.size });
+      if (req.method === 'HEAD') {
+        res.end();
+        return;
+      }
+      createReadStream(file.diskPath).pipe(res);
+    };
+    if (this.downloadGate) void this.downloadGate.then(serve);
+    else serve();
   }
 
   // -------------------------------------------------------------------------------------------

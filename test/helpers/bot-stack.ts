@@ -1,17 +1,18 @@
 /**
  * What the Telegram and Discord end-to-end stacks stand on: a service on the real Redis under a
- * queue prefix of its own (so files and runs never see each other's jobs), an in-process enhance
- * worker unless told otherwise, and a teardown that leaves nothing behind in Redis. The fake
- * platform and the bot are each test file's own.
+ * queue prefix of its own (so files and runs never see each other's jobs), an empty data dir of
+ * its own (the bots make the background library at start-up, as on a fresh install), an
+ * in-process enhance worker unless told otherwise, and a teardown that leaves nothing behind in
+ * Redis. The fake platform and the bot are each test file's own.
  */
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { openService, type Service } from '../../src/service/context.js';
 import { startEnhanceWorker, type EnhanceWorker } from '../../src/queue/worker.js';
 import { backgroundsDir } from '../../src/backgrounds/select.js';
-import { ensureDefaultBackgrounds } from '../../src/backgrounds/library.js';
 import type { Config } from '../../src/config/schema.js';
+import { execa } from 'execa';
 import { clips } from './media.js';
 import { makeClip, testConfig } from './fixtures.js';
 
@@ -20,16 +21,12 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** A background whose name needs escaping in HTML and in markdown. */
 export const HTML_BG = 'rock&roll <live>';
 
-/**
- * The 96x96 clip the bots are sent, and the background library of the data dir every stack of
- * `dir` shares, small (full-size defaults take a minute on 2 cores) and with HTML_BG in it.
- */
-export async function botMedia(dir: string): Promise<string> {
+/** The 96x96 clip the bots are sent, and a picture (`picture.png` beside it: a PNG that is no video). */
+export async function botMedia(dir: string): Promise<{ clip: string; picture: string }> {
   const clip = await makeClip(dir, 'clip.mp4', clips.girl, { seconds: 1, width: 96, height: 96, audio: false });
-  const bgDir = backgroundsDir(testConfig(dir));
-  await ensureDefaultBackgrounds(bgDir, { size: 96 });
-  copyFileSync(path.join(bgDir, 'sunset.png'), path.join(bgDir, `${HTML_BG}.png`));
-  return clip;
+  const picture = path.join(dir, 'picture.png');
+  await execa('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=orange:s=64x64', '-frames:v', '1', picture]);
+  return { clip, picture };
 }
 
 export interface BotService {
@@ -42,13 +39,37 @@ export interface BotService {
   close(): Promise<void>;
 }
 
+/**
+ * Puts `file` into the stack's library as `name` — as a user dropping a file into the folder,
+ * after the service started (so the data dir was empty at start).
+ */
+export function addLibraryFile(config: Config, file: string, name: string): void {
+  const dir = backgroundsDir(config);
+  mkdirSync(dir, { recursive: true });
+  copyFileSync(file, path.join(dir, `${name}${path.extname(file)}`));
+}
+
+/** The files in the stack's library folder (hidden ones included: the lock, the manifest). */
+export function libraryFiles(config: Config): string[] {
+  try {
+    return readdirSync(backgroundsDir(config));
+  } catch {
+    return [];
+  }
+}
+
 export async function openBotService(
   dir: string,
   opts: { platform: 'telegram' | 'discord'; prefix: string; env: Record<string, string>; worker?: boolean; tweak?: (c: Config) => void },
 ): Promise<BotService> {
   const prefix = `${opts.prefix}-${randomBytes(4).toString('hex')}`;
-  const config = testConfig(dir, {
+  // A data dir of its own, empty: the stack starts where a new user starts.
+  const stackDir = path.join(dir, `stack-${prefix}`);
+  mkdirSync(stackDir, { recursive: true });
+  const config = testConfig(stackDir, {
     REDIS_URL,
+    // Small defaults: full-size ones take ~9 s on 2 cores; the code path is the same.
+    DANCELIFT_BACKGROUNDS_SIZE: '96',
     DANCELIFT_QUEUE_PREFIX: prefix,
     DANCELIFT_UPSCALER: 'ffmpeg',
     DANCELIFT_MAX_SHORT_SIDE: '256',

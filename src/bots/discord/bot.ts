@@ -1,71 +1,39 @@
 /**
- * The Discord bot (discord.js): logs in over the gateway, registers its application commands, turns
- * interactions into BotFlow calls, downloads attachments, and delivers results from the
+ * The Discord bot (discord.js): logs in over the gateway, registers its application commands (when
+ * their definitions changed), hands interactions to interactions.ts, and delivers results from the
  * `deliver-discord` queue. It only uses interactions, so it needs no privileged intent (not even
  * Message Content): the Guilds intent keeps discord.js's channel cache sane, nothing more.
- *
- * Every interaction is acknowledged inside Discord's 3 s: cheap refusals (attachment type and size,
- * allowed servers, the user's limits, the queue) are answered at once as ephemeral replies; anything
- * slower is deferred first.
  */
-import { createWriteStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { Client, Events, GatewayIntentBits, Routes, type REST } from 'discord.js';
 import type { Worker } from 'bullmq';
 import type { Logger } from 'pino';
-import { backgroundsDir } from '../../backgrounds/select.js';
-import { ensureDefaultBackgrounds, listBackgrounds } from '../../backgrounds/library.js';
-import { backgroundLabel, type Locale } from '../../i18n/messages.js';
-import type { Requester } from '../../queue/jobs.js';
+import { createHash } from 'node:crypto';
 import { startDeliverWorker } from '../../queue/deliver.js';
 import type { Service } from '../../service/context.js';
-import { BotFlow, type MenuPreset } from '../flow.js';
-import { parseCallback } from '../menu.js';
-import { botTexts, escapeHtml, reasonText } from '../texts.js';
-import { autocompleteChoices, commandDefinitions, ENHANCE_MESSAGE_COMMAND } from './commands.js';
-import {
-  canManageGuild,
-  checkAttachment,
-  commandOptions,
-  DEFAULT_UPLOAD_LIMIT_BYTES,
-  interactionChannel,
-  interactionSchema,
-  InteractionType,
-  interactionUser,
-  MB,
-  resolvedAttachment,
-  scaleChoice,
-  targetMessage,
-  uploadLimitOf,
-  videoAttachmentOf,
-  type Attachment,
-  type Interaction,
-} from './parse.js';
-import { fitContent, htmlToMarkdown } from './render.js';
-import { DiscordUi, type InteractionRef } from './ui.js';
+import { BotFlow } from '../flow.js';
+import { botLibrary, type BotLibrary } from '../library-warmup.js';
+import { commandDefinitions } from './commands.js';
+import { interactionHandler } from './interactions.js';
+import { DEFAULT_UPLOAD_LIMIT_BYTES, MB } from './parse.js';
+import { DiscordUi } from './ui.js';
 
 export interface DiscordBot {
   client: Client;
   flow: BotFlow;
   ui: DiscordUi;
+  library: BotLibrary;
   applicationId: string;
   close(): Promise<void>;
 }
 
-const Callback = { Pong: 1, Message: 4, DeferredMessage: 5, DeferredUpdate: 6, Autocomplete: 8 } as const;
-const EPHEMERAL = 1 << 6;
 const SWEEP_EVERY_MS = 30 * 60 * 1000;
 const READY_TIMEOUT_MS = 60_000;
 
-class DownloadTooBig extends Error {}
 
 export async function startDiscordBot(service: Service, log: Logger): Promise<DiscordBot> {
   const dc = service.config.discord;
   const capBytes = dc.uploadLimitMb * MB;
-  const downloadLimit = dc.downloadLimitMb * MB;
   // The REST timeout covers a whole request, an upload included: discord.js's 15 s aborts big videos.
   const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: dc.apiUrl, timeout: dc.restTimeoutS * 1000 } });
   const ready = new Promise<void>((resolve, reject) => {
@@ -82,6 +50,7 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
   const rest: REST = client.rest;
   rest.on('rateLimited', (info) => log.info({ route: info.route, retryAfter: info.retryAfter, global: info.global }, 'discord 429: waiting'));
 
+  const library = botLibrary(service.config, log);
   const ui = new DiscordUi(rest, service.redis, `${service.config.queue.prefix}:bot:discord`, { editIntervalMs: dc.editIntervalMs, tokenLifetimeMs: dc.tokenLifetimeS * 1000 }, log);
   const flow = new BotFlow(service, {
     platform: 'discord',
@@ -95,224 +64,13 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     pollIntervalMs: dc.pollIntervalMs,
     menuPageSize: dc.menuPageSize,
     incomingDir: path.join(service.config.dataDir, 'incoming', 'discord'),
+    library,
     log,
   });
 
-  // Registration replaces the whole set: on the listed servers at once, else globally.
-  const defs = commandDefinitions();
-  if (dc.guildIds.length > 0) {
-    for (const g of dc.guildIds) await rest.put(Routes.applicationGuildCommands(applicationId, g), { body: defs });
-  } else {
-    await rest.put(Routes.applicationCommands(applicationId), { body: defs });
-  }
-  log.info({ applicationId, guilds: dc.guildIds.length > 0 ? dc.guildIds : 'global', commands: defs.length }, 'discord commands registered');
+  await registerCommands(service, rest, applicationId, log);
 
-  const callback = (i: Interaction, body: unknown) => rest.post(Routes.interactionCallback(i.id, i.token), { body, auth: false });
-  const reply = (i: Interaction, html: string) =>
-    callback(i, { type: Callback.Message, data: { content: fitContent(htmlToMarkdown(html)), flags: EPHEMERAL, allowed_mentions: { parse: [] } } });
-  const refOf = (i: Interaction): InteractionRef => ({ applicationId: i.application_id, token: i.token, expiresAt: Date.now() + dc.tokenLifetimeS * 1000, channelId: interactionChannel(i) });
-
-  const libraryNames = async () => {
-    const dir = backgroundsDir(service.config);
-    await ensureDefaultBackgrounds(dir);
-    return (await listBackgrounds(dir)).map((b) => b.name);
-  };
-
-  /**
-   * Listing the library probes every file (cached per file, but the first listing on a small machine
-   * takes seconds): answers due within Discord's 3 s (autocomplete, the background option's check)
-   * use the last list when a fresh one is slow.
-   */
-  let knownNames: string[] = [];
-  const refreshNames = async () => (knownNames = await libraryNames());
-  const quickNames = async (): Promise<string[]> => {
-    const fresh = refreshNames();
-    fresh.catch((err: unknown) => log.warn({ err }, 'background list failed'));
-    return Promise.race([fresh, new Promise<string[]>((r) => setTimeout(() => r(knownNames), 1500).unref())]);
-  };
-  await refreshNames();
-
-  /** Attachment CDN URLs are signed and expire: the file is fetched now, never the URL kept. */
-  async function download(a: Attachment, target: string): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await fetch(a.url);
-        if (!res.ok || !res.body) {
-          const err = new Error(`attachment download failed: HTTP ${res.status}`);
-          if (res.status < 500) Object.assign(err, { final: true });
-          throw err;
-        }
-        let bytes = 0;
-        // The declared size is the uploader's word: the stream is cut at the limit whatever it said.
-        const counter = new Transform({
-          transform(chunk: Buffer, _enc, cb) {
-            bytes += chunk.length;
-            cb(bytes > downloadLimit ? new DownloadTooBig('over the download limit') : null, chunk);
-          },
-        });
-        await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), counter, createWriteStream(target));
-        return;
-      } catch (err) {
-        if (err instanceof DownloadTooBig || (err as { final?: boolean }).final || attempt >= 3) throw err;
-        log.warn({ err: (err as Error).message, attempt }, 'attachment download failed: retrying');
-        await new Promise((r) => setTimeout(r, 1000 * attempt));
-      }
-    }
-  }
-
-  function requesterOf(i: Interaction, locale: Locale): Requester {
-    const user = interactionUser(i);
-    return {
-      platform: 'discord',
-      chatId: interactionChannel(i),
-      ...(i.guild_id ? { guildId: i.guild_id } : {}),
-      userId: user.id,
-      userName: user.global_name ?? user.username,
-      locale,
-      // Where the result goes decides how big an upload may be.
-      reply: { uploadLimit: String(uploadLimitOf(i, capBytes)) },
-    };
-  }
-
-  /** /enhance and "Enhance video": checks that cost nothing first (answered at once), then defer, download, menu. */
-  async function request(i: Interaction, locale: Locale, attachment: Attachment | undefined, preset: MenuPreset): Promise<void> {
-    const t = botTexts(locale);
-    const requester = requesterOf(i, locale);
-    if (!attachment) return void (await reply(i, t.failed(reasonText({ code: 'NOT_A_VIDEO' }, locale))));
-    const check = checkAttachment(attachment, downloadLimit);
-    if (!check.ok) {
-      const html = check.reason === 'not-video' ? t.failed(reasonText({ code: 'NOT_A_VIDEO' }, locale)) : t.failed(t.attachmentTooBig({ sizeMb: check.sizeMb, limitMb: dc.downloadLimitMb }));
-      return void (await reply(i, html));
-    }
-    if (preset.background !== undefined) {
-      const names = await quickNames();
-      const hit = names.find((n) => n.toLowerCase() === preset.background!.toLowerCase());
-      if (!hit) {
-        const available = names.map((n) => backgroundLabel(n, locale)).join(', ');
-        return void (await reply(i, t.failed(reasonText({ code: 'BACKGROUND_MISSING', params: { name: preset.background, available } }, locale))));
-      }
-      preset = { ...preset, background: hit };
-    }
-    try {
-      await flow.precheck(requester);
-    } catch (err) {
-      return void (await reply(i, t.failed(reasonText(err, locale))));
-    }
-    // Ephemeral while downloading and checking: a refusal found now stays between the bot and the user.
-    await callback(i, { type: Callback.DeferredMessage, data: { flags: EPHEMERAL } });
-    const handle = ui.open(refOf(i), locale, { holdPhoto: true });
-    await ui.note(handle, t.downloading);
-    const target = await flow.incomingPath(attachment.filename);
-    try {
-      await download(attachment, target);
-    } catch (err) {
-      await rm(target, { force: true });
-      log.warn({ err: (err as Error).message, userId: requester.userId }, 'attachment download failed');
-      await ui.note(handle, err instanceof DownloadTooBig ? t.failed(t.attachmentTooBig({ sizeMb: attachment.size / MB, limitMb: dc.downloadLimitMb })) : t.failed(t.attachmentDownloadFailed));
-      return;
-    }
-    await flow.offerMenu({ requester, file: target, name: attachment.filename, replyTo: handle, preset });
-  }
-
-  async function command(i: Interaction, locale: Locale): Promise<void> {
-    const t = botTexts(locale);
-    const name = i.data?.name;
-    if (name === ENHANCE_MESSAGE_COMMAND) {
-      const msg = targetMessage(i);
-      const a = videoAttachmentOf(msg);
-      if (!a) return void (await reply(i, t.failed(msg && msg.attachments.length > 0 ? reasonText({ code: 'NOT_A_VIDEO' }, locale) : t.noVideoInMessage)));
-      return request(i, locale, a, {});
-    }
-    const { sub, options } = commandOptions(i);
-    if (name === 'enhance') {
-      const bg = options.get('background')?.value;
-      const scale = scaleChoice(options.get('scale')?.value);
-      const keep = options.get('keep_cutout')?.value;
-      const preset: MenuPreset = {
-        ...(typeof bg === 'string' && bg.trim() !== '' ? { background: bg.trim(), start: true } : {}),
-        ...(scale.scale ? { scale: scale.scale } : scale.noUpscale ? { scale: 1 as const } : {}),
-        ...(typeof keep === 'boolean' ? { keepCutout: keep } : {}),
-      };
-      return request(i, locale, resolvedAttachment(i, options.get('video')?.value), preset);
-    }
-    // The rest is for members with Manage Server; Discord hides them from others by default, but a
-    // server's own command settings can show them, so the permission is checked here too.
-    if (!canManageGuild(i.member?.permissions)) return void (await reply(i, t.manageServerOnly));
-    if (name === 'stats') return void (await reply(i, await flow.statsText(locale)));
-    if (name === 'queue') return void (await reply(i, await flow.queueOverview(locale)));
-    if (name !== 'bg') return void (await reply(i, t.menuExpired));
-    if (sub === 'remove') return void (await reply(i, await flow.removeBackground(String(options.get('name')?.value ?? ''), locale)));
-    if (sub === 'list') {
-      await callback(i, { type: Callback.DeferredMessage, data: {} });
-      await flow.sendGallery(interactionChannel(i), locale, ui.open(refOf(i), locale));
-      return;
-    }
-    if (sub === 'add') {
-      const a = resolvedAttachment(i, options.get('file')?.value);
-      const bgName = String(options.get('name')?.value ?? '').trim();
-      if (!a) return void (await reply(i, t.bgUsage));
-      if (a.size > downloadLimit) return void (await reply(i, t.failed(t.attachmentTooBig({ sizeMb: a.size / MB, limitMb: dc.downloadLimitMb }))));
-      await callback(i, { type: Callback.DeferredMessage, data: { flags: EPHEMERAL } });
-      const handle = ui.open(refOf(i), locale);
-      const target = await flow.incomingPath(a.filename);
-      try {
-        await download(a, target);
-      } catch {
-        await rm(target, { force: true });
-        return void (await ui.note(handle, t.failed(t.attachmentDownloadFailed)));
-      }
-      await ui.note(handle, await flow.addBackground(target, bgName, locale));
-    }
-  }
-
-  async function component(i: Interaction, locale: Locale): Promise<void> {
-    const customId = i.data?.custom_id ?? '';
-    const data = customId.startsWith('sel:') ? (i.data?.values?.[0] ?? '') : customId;
-    const cb = parseCallback(data);
-    if (!cb) return void (await reply(i, botTexts(locale).menuExpired));
-    // Acknowledged at once; the flow edits the message (a submit can take longer than 3 s).
-    await callback(i, { type: Callback.DeferredUpdate });
-    const ref = refOf(i);
-    if (i.message) await ui.refresh(i.message.id, ref).catch((err: unknown) => log.warn({ err }, 'could not refresh the message token'));
-    const user = interactionUser(i);
-    const result = await flow
-      .press(cb, { userId: user.id, isAdmin: async () => canManageGuild(i.member?.permissions) }, locale)
-      .catch((err: unknown) => {
-        log.error({ err, customId }, 'button failed');
-        return { text: reasonText(err, locale).slice(0, 190), alert: true };
-      });
-    if (result.text) await ui.ephemeral(ref, escapeHtml(result.text));
-  }
-
-  async function autocomplete(i: Interaction, locale: Locale): Promise<void> {
-    const { options } = commandOptions(i);
-    const focused = [...options.values()].find((o) => o.focused);
-    const names = await quickNames();
-    const choices = autocompleteChoices(names, String(focused?.value ?? ''), (n) => backgroundLabel(n, locale));
-    await callback(i, { type: Callback.Autocomplete, data: { choices } });
-  }
-
-  async function handle(raw: unknown): Promise<void> {
-    const parsed = interactionSchema.safeParse(raw);
-    if (!parsed.success) {
-      log.warn({ issues: parsed.error.issues.slice(0, 3) }, 'discord interaction not understood');
-      return;
-    }
-    const i = parsed.data;
-    const user = interactionUser(i);
-    const locale = await flow.localeOf(user.id, i.locale);
-    const ilog = log.child({ interaction: i.id, userId: user.id, guildId: i.guild_id });
-    try {
-      if (i.type === InteractionType.ApplicationCommand) await command(i, locale);
-      else if (i.type === InteractionType.MessageComponent) await component(i, locale);
-      else if (i.type === InteractionType.Autocomplete) await autocomplete(i, locale);
-    } catch (err) {
-      ilog.error({ err }, 'discord interaction failed');
-    }
-  }
-
-  // Raw gateway payloads: read with our own schema (parse.ts), answered over REST.
-  client.ws.on('INTERACTION_CREATE' as never, (data: unknown) => void handle(data));
+  client.on(Events.InteractionCreate, interactionHandler({ service, flow, ui, library, log }));
   client.on(Events.Error, (err) => log.error({ err }, 'discord client error'));
 
   const deliverer: Worker = startDeliverWorker(service.config, () => service.redisHandle.connection(), 'discord', (d) => flow.deliver(d), log);
@@ -326,6 +84,7 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
     client,
     flow,
     ui,
+    library,
     applicationId,
     async close() {
       clearInterval(sweeper);
@@ -335,4 +94,31 @@ export async function startDiscordBot(service: Service, log: Logger): Promise<Di
       await client.destroy();
     },
   };
+}
+
+/**
+ * Registration replaces the whole set: on the listed servers at once, else globally. It is skipped
+ * when the definitions' hash is the one last registered for that place (Discord rate-limits command
+ * writes hard, and a restart should not touch them). A failure is logged: the bot still answers
+ * the commands registered before.
+ */
+async function registerCommands(service: Service, rest: REST, applicationId: string, log: Logger): Promise<void> {
+  const defs = commandDefinitions();
+  const hash = createHash('sha256').update(JSON.stringify(defs)).digest('hex');
+  const guilds = service.config.discord.guildIds;
+  const places = guilds.length > 0 ? guilds.map((g) => ({ scope: g, route: Routes.applicationGuildCommands(applicationId, g) })) : [{ scope: 'global', route: Routes.applicationCommands(applicationId) }];
+  for (const { scope, route } of places) {
+    const key = `${service.config.queue.prefix}:bot:discord:commands:${applicationId}:${scope}`;
+    try {
+      if ((await service.redis.get(key)) === hash) {
+        log.info({ applicationId, scope }, 'discord commands unchanged: not registered again');
+        continue;
+      }
+      await rest.put(route, { body: defs });
+      await service.redis.set(key, hash);
+      log.info({ applicationId, scope, commands: defs.length }, 'discord commands registered');
+    } catch (err) {
+      log.error({ err, applicationId, scope }, 'discord command registration failed: the bot goes on with the commands Discord has');
+    }
+  }
 }

@@ -1,127 +1,90 @@
 /**
- * Pure: the application commands, as registered with Discord (PUT …/commands replaces the whole
+ * Pure: the application commands (discord.js's builders), as registered with Discord (PUT …/commands replaces the whole
  * set, so a renamed or removed command disappears on the next start). English names and texts with
  * Chinese localisations (zh-CN, zh-TW): Discord shows each user their own language.
  */
-import { CommandType, OptionType, Permission } from './parse.js';
+import {
+  ApplicationCommandType,
+  ApplicationIntegrationType,
+  ContextMenuCommandBuilder,
+  InteractionContextType,
+  PermissionFlagsBits,
+  SlashCommandBuilder,
+  type RESTPostAPIApplicationCommandsJSONBody,
+} from 'discord.js';
 
 export const ENHANCE_MESSAGE_COMMAND = 'Enhance video';
 
 const zh = (s: string) => ({ 'zh-CN': s, 'zh-TW': s });
 
-interface OptionDef {
-  type: number;
-  name: string;
-  description: string;
-  description_localizations?: Record<string, string>;
-  required?: boolean;
-  autocomplete?: boolean;
-  choices?: Array<{ name: string; name_localizations?: Record<string, string>; value: string }>;
-  options?: OptionDef[];
-}
+const { Guild, BotDM } = InteractionContextType;
+const { GuildInstall } = ApplicationIntegrationType;
 
-export interface CommandDef {
-  type: number;
-  name: string;
-  name_localizations?: Record<string, string>;
-  description: string;
-  description_localizations?: Record<string, string>;
-  options?: OptionDef[];
-  /** Who sees the command by default (server admins can change it); null = everyone. */
-  default_member_permissions?: string | null;
-  /** 0 guild, 1 bot DM, 2 private channel. */
-  contexts?: number[];
-  integration_types?: number[];
-}
+/** An admin command: hidden from members without Manage Server (server admins can change that), servers only. */
+const adminCommand = (name: string, description: string, zhDescription: string) =>
+  new SlashCommandBuilder()
+    .setName(name)
+    .setDescription(description)
+    .setDescriptionLocalizations(zh(zhDescription))
+    .setDefaultMemberPermissions(PermissionFlagsBits.ManageGuild)
+    .setContexts(Guild)
+    .setIntegrationTypes(GuildInstall);
 
-const MANAGE_GUILD = Permission.ManageGuild.toString();
-
-export function commandDefinitions(): CommandDef[] {
+export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
+  const enhance = new SlashCommandBuilder()
+    .setName('enhance')
+    .setDescription('Sharpen a dance video and put the dancer on a new background')
+    .setDescriptionLocalizations(zh('让舞蹈视频更清晰，并把舞者放到新背景上'))
+    .setContexts(Guild, BotDM)
+    .setIntegrationTypes(GuildInstall)
+    .addAttachmentOption((o) => o.setName('video').setDescription('The video').setDescriptionLocalizations(zh('视频')).setRequired(true))
+    .addStringOption((o) =>
+      o
+        .setName('background')
+        .setDescription('A background from the library (leave empty to pick from a menu)')
+        .setDescriptionLocalizations(zh('背景库中的背景（留空则从菜单中选择）'))
+        .setAutocomplete(true),
+    )
+    .addStringOption((o) =>
+      o
+        .setName('scale')
+        .setDescription('Upscaling (x2 by default)')
+        .setDescriptionLocalizations(zh('放大倍数（默认 x2）'))
+        .addChoices({ name: 'x2', value: 'x2' }, { name: 'x4', value: 'x4' }, { name: 'none', name_localizations: zh('不放大'), value: 'none' }),
+    )
+    .addBooleanOption((o) =>
+      o.setName('keep_cutout').setDescription('Keep the cut-out dancer, to try other backgrounds in seconds').setDescriptionLocalizations(zh('保留抠像，几秒内即可换其他背景')),
+    );
+  // A message command: right-click (long-press) a message with a video → Apps → Enhance video.
+  const enhanceMessage = new ContextMenuCommandBuilder()
+    .setName(ENHANCE_MESSAGE_COMMAND)
+    .setNameLocalizations(zh('处理视频'))
+    .setType(ApplicationCommandType.Message)
+    .setContexts(Guild, BotDM)
+    .setIntegrationTypes(GuildInstall);
+  const bg = adminCommand('bg', 'The background library', '背景库')
+    .addSubcommand((c) =>
+      c
+        .setName('add')
+        .setDescription('Add a picture or video as a background')
+        .setDescriptionLocalizations(zh('添加图片或视频作为背景'))
+        .addAttachmentOption((o) => o.setName('file').setDescription('A picture or video').setDescriptionLocalizations(zh('图片或视频')).setRequired(true))
+        .addStringOption((o) => o.setName('name').setDescription('Its name in the library').setDescriptionLocalizations(zh('在背景库中的名称')).setRequired(true)),
+    )
+    .addSubcommand((c) =>
+      c
+        .setName('remove')
+        .setDescription('Remove a background')
+        .setDescriptionLocalizations(zh('删除一个背景'))
+        .addStringOption((o) => o.setName('name').setDescription('The background').setDescriptionLocalizations(zh('背景')).setRequired(true).setAutocomplete(true)),
+    )
+    .addSubcommand((c) => c.setName('list').setDescription('Show every background').setDescriptionLocalizations(zh('查看所有背景')));
   return [
-    {
-      type: CommandType.ChatInput,
-      name: 'enhance',
-      description: 'Sharpen a dance video and put the dancer on a new background',
-      description_localizations: zh('让舞蹈视频更清晰，并把舞者放到新背景上'),
-      contexts: [0, 1],
-      integration_types: [0],
-      options: [
-        { type: OptionType.Attachment, name: 'video', description: 'The video', description_localizations: zh('视频'), required: true },
-        {
-          type: OptionType.String,
-          name: 'background',
-          description: 'A background from the library (leave empty to pick from a menu)',
-          description_localizations: zh('背景库中的背景（留空则从菜单中选择）'),
-          autocomplete: true,
-        },
-        {
-          type: OptionType.String,
-          name: 'scale',
-          description: 'Upscaling (x2 by default)',
-          description_localizations: zh('放大倍数（默认 x2）'),
-          choices: [
-            { name: 'x2', value: 'x2' },
-            { name: 'x4', value: 'x4' },
-            { name: 'none', name_localizations: zh('不放大'), value: 'none' },
-          ],
-        },
-        {
-          type: OptionType.Boolean,
-          name: 'keep_cutout',
-          description: 'Keep the cut-out dancer, to try other backgrounds in seconds',
-          description_localizations: zh('保留抠像，几秒内即可换其他背景'),
-        },
-      ],
-    },
-    // A message command: right-click (long-press) a message with a video → Apps → Enhance video.
-    { type: CommandType.Message, name: ENHANCE_MESSAGE_COMMAND, name_localizations: zh('处理视频'), description: '', contexts: [0, 1], integration_types: [0] },
-    {
-      type: CommandType.ChatInput,
-      name: 'bg',
-      description: 'The background library',
-      description_localizations: zh('背景库'),
-      default_member_permissions: MANAGE_GUILD,
-      contexts: [0],
-      integration_types: [0],
-      options: [
-        {
-          type: OptionType.SubCommand,
-          name: 'add',
-          description: 'Add a picture or video as a background',
-          description_localizations: zh('添加图片或视频作为背景'),
-          options: [
-            { type: OptionType.Attachment, name: 'file', description: 'A picture or video', description_localizations: zh('图片或视频'), required: true },
-            { type: OptionType.String, name: 'name', description: 'Its name in the library', description_localizations: zh('在背景库中的名称'), required: true },
-          ],
-        },
-        {
-          type: OptionType.SubCommand,
-          name: 'remove',
-          description: 'Remove a background',
-          description_localizations: zh('删除一个背景'),
-          options: [{ type: OptionType.String, name: 'name', description: 'The background', description_localizations: zh('背景'), required: true, autocomplete: true }],
-        },
-        { type: OptionType.SubCommand, name: 'list', description: 'Show every background', description_localizations: zh('查看所有背景') },
-      ],
-    },
-    {
-      type: CommandType.ChatInput,
-      name: 'queue',
-      description: 'The jobs waiting and running',
-      description_localizations: zh('排队和处理中的任务'),
-      default_member_permissions: MANAGE_GUILD,
-      contexts: [0],
-      integration_types: [0],
-    },
-    {
-      type: CommandType.ChatInput,
-      name: 'stats',
-      description: 'Queue and delivery counts',
-      description_localizations: zh('队列与投递统计'),
-      default_member_permissions: MANAGE_GUILD,
-      contexts: [0],
-      integration_types: [0],
-    },
+    enhance.toJSON(),
+    enhanceMessage.toJSON(),
+    bg.toJSON(),
+    adminCommand('queue', 'The jobs waiting and running', '排队和处理中的任务').toJSON(),
+    adminCommand('stats', 'Queue and delivery counts', '队列与投递统计').toJSON(),
   ];
 }
 

@@ -5,11 +5,20 @@
  * shows 25 names in a select where 25 buttons would not even fit: 5 rows of 5 at most), the rest
  * stay buttons; a delivered result's timing becomes an embed.
  */
+import {
+  ActionRowBuilder,
+  ButtonBuilder,
+  ButtonStyle,
+  EmbedBuilder,
+  StringSelectMenuBuilder,
+  type APIActionRowComponent,
+  type APIComponentInMessageActionRow,
+  type APISelectMenuOption,
+} from 'discord.js';
 import { backgroundLabel, TEXTS, type Locale } from '../../i18n/messages.js';
 import type { StatsInfo } from '../flow.js';
 import { parseCallback, type Button } from '../menu.js';
 import { shortName } from '../texts.js';
-import { ComponentType } from './parse.js';
 
 /** Discord's limits, as documented. */
 export const LIMITS = {
@@ -28,7 +37,6 @@ export const LIMITS = {
   fieldValue: 1024,
 } as const;
 
-export const ButtonStyle = { Primary: 1, Secondary: 2, Success: 3, Danger: 4, Link: 5 } as const;
 
 const unescapeEntities = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
 
@@ -79,26 +87,8 @@ export function fitContent(md: string): string {
   return md.length <= LIMITS.content ? md : `${md.slice(0, LIMITS.content - 1)}…`;
 }
 
-export interface ButtonComponent {
-  type: typeof ComponentType.Button;
-  style: number;
-  label: string;
-  custom_id?: string;
-  url?: string;
-  disabled?: boolean;
-}
-export interface SelectComponent {
-  type: typeof ComponentType.StringSelect;
-  custom_id: string;
-  placeholder?: string;
-  options: Array<{ label: string; value: string; default?: boolean }>;
-  min_values: 1;
-  max_values: 1;
-}
-export interface ActionRow {
-  type: typeof ComponentType.ActionRow;
-  components: Array<ButtonComponent | SelectComponent>;
-}
+/** An action row as sent (the builders' JSON). */
+export type ActionRow = APIActionRowComponent<APIComponentInMessageActionRow>;
 
 const PICKED = /^✅ /;
 const cut = (s: string, n: number) => (s.length <= n ? s : `${s.slice(0, n - 1)}…`);
@@ -113,12 +103,12 @@ export const selectId = (session: string) => `sel:${session}`;
  * (the flow never makes that many).
  */
 export function toComponents(rows: Button[][] | undefined, opts: { placeholder: string; link?: { text: string; url: string } }): ActionRow[] {
-  const out: ActionRow[] = [];
-  const options: SelectComponent['options'] = [];
+  const out: ActionRowBuilder<ButtonBuilder | StringSelectMenuBuilder>[] = [];
+  const options: APISelectMenuOption[] = [];
   let session: string | undefined;
-  const buttonRows: ButtonComponent[][] = [];
+  const buttonRows: ButtonBuilder[][] = [];
   for (const row of rows ?? []) {
-    const buttons: ButtonComponent[] = [];
+    const buttons: ButtonBuilder[] = [];
     for (const b of row) {
       const cb = parseCallback(b.data);
       if (cb?.scope === 'menu' && cb.action.kind === 'bg') {
@@ -129,19 +119,23 @@ export function toComponents(rows: Button[][] | undefined, opts: { placeholder: 
       const kind = cb?.action.kind;
       const style =
         kind === 'start' || kind === 'again' ? ButtonStyle.Primary : kind === 'close' || kind === 'cancelJob' ? ButtonStyle.Danger : PICKED.test(b.text) ? ButtonStyle.Success : ButtonStyle.Secondary;
-      buttons.push({ type: ComponentType.Button, style, label: cut(b.text.replace(PICKED, '✓ '), LIMITS.buttonLabel), custom_id: b.data, ...(kind === 'noop' ? { disabled: true } : {}) });
+      const button = new ButtonBuilder().setStyle(style).setLabel(cut(b.text.replace(PICKED, '✓ '), LIMITS.buttonLabel)).setCustomId(b.data);
+      buttons.push(kind === 'noop' ? button.setDisabled(true) : button);
     }
     for (let i = 0; i < buttons.length; i += LIMITS.perRow) buttonRows.push(buttons.slice(i, i + LIMITS.perRow));
   }
   if (options.length > 0 && session) {
-    out.push({
-      type: ComponentType.ActionRow,
-      components: [{ type: ComponentType.StringSelect, custom_id: selectId(session), placeholder: cut(opts.placeholder, 150), options: options.slice(0, LIMITS.selectOptions), min_values: 1, max_values: 1 }],
-    });
+    const select = new StringSelectMenuBuilder()
+      .setCustomId(selectId(session))
+      .setPlaceholder(cut(opts.placeholder, 150))
+      .addOptions(options.slice(0, LIMITS.selectOptions))
+      .setMinValues(1)
+      .setMaxValues(1);
+    out.push(new ActionRowBuilder<StringSelectMenuBuilder>().addComponents(select));
   }
-  for (const r of buttonRows) out.push({ type: ComponentType.ActionRow, components: r });
-  if (opts.link) out.push({ type: ComponentType.ActionRow, components: [{ type: ComponentType.Button, style: ButtonStyle.Link, label: cut(opts.link.text, LIMITS.buttonLabel), url: opts.link.url }] });
-  return out.slice(0, LIMITS.rows);
+  for (const r of buttonRows) out.push(new ActionRowBuilder<ButtonBuilder>().addComponents(r));
+  if (opts.link) out.push(new ActionRowBuilder<ButtonBuilder>().addComponents(new ButtonBuilder().setStyle(ButtonStyle.Link).setLabel(cut(opts.link.text, LIMITS.buttonLabel)).setURL(opts.link.url)));
+  return out.slice(0, LIMITS.rows).map((r) => r.toJSON());
 }
 
 export interface Embed {
@@ -174,13 +168,13 @@ export function statsEmbed(p: StatsInfo): Embed {
   });
   if (devices) fields.push({ name: zh ? '设备' : 'device', value: cut(escapeMarkdown(devices), LIMITS.fieldValue), inline: false });
   const notes = [...stages.filter((s) => s.fallbackFrom).map((s) => `* ${label(s.name)}: ${s.fallbackFrom}`), ...result.stats.retries];
-  return {
-    title: cut(`✅ ${shortName(p.name, 80)} → ${shortName(backgroundLabel(p.background, locale), 60)}`, LIMITS.embedTitle),
-    description: `${result.width}×${result.height} · ${num(result.durationS, 1)} ${zh ? '秒' : 's'}`,
-    color: 0x2ecc71,
-    fields: fields.slice(0, LIMITS.embedFields),
-    ...(notes.length > 0 ? { footer: { text: cut(notes.join('\n'), 2048) } } : {}),
-  };
+  const embed = new EmbedBuilder()
+    .setTitle(cut(`✅ ${shortName(p.name, 80)} → ${shortName(backgroundLabel(p.background, locale), 60)}`, LIMITS.embedTitle))
+    .setDescription(`${result.width}×${result.height} · ${num(result.durationS, 1)} ${zh ? '秒' : 's'}`)
+    .setColor(0x2ecc71)
+    .addFields(fields.slice(0, LIMITS.embedFields));
+  if (notes.length > 0) embed.setFooter({ text: cut(notes.join('\n'), 2048) });
+  return embed.toJSON() as Embed;
 }
 
 /** The placeholder of the background select. */

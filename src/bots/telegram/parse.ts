@@ -61,12 +61,6 @@ export function isPhoto(msg: unknown): boolean {
  * "/enhance", "/enhance@my_bot sunset" → { command: 'enhance', args: 'sunset' }. A command addressed
  * to another bot ("/enhance@other_bot") is not ours: null.
  */
-export function parseCommand(text: string | undefined, botUsername: string): { command: string; args: string } | null {
-  const m = /^\/([A-Za-z0-9_]{1,32})(?:@([A-Za-z0-9_]{3,64}))?(?:\s+([\s\S]*))?$/.exec((text ?? '').trim());
-  if (!m) return null;
-  if (m[2] && m[2].toLowerCase() !== botUsername.toLowerCase()) return null;
-  return { command: m[1].toLowerCase(), args: (m[3] ?? '').trim() };
-}
 
 /** Sizes are compared in bytes; limits are configured in MB (MiB, as Telegram means them). */
 export const MB = 1024 * 1024;

@@ -1,54 +1,14 @@
 /**
  * The Telegram side of ChatUi: sending, editing (throttled per message, unchanged text skipped),
- * uploading videos, and an API transformer that honours 429 retry_after and retries network errors
- * for every call the bot makes.
+ * uploading videos. 429s and network errors are @grammyjs/auto-retry's (see bot.ts).
  */
-import { GrammyError, HttpError, InputFile, type Api, type Transformer } from 'grammy';
+import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
 import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
 import type { Button } from '../menu.js';
 import { EditThrottle } from '../edit-throttle.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-export interface RetryOptions {
-  /** Retries of one call (429s and network errors together). */
-  maxRetries?: number;
-  /** A 429 asking for longer than this is not waited for: the error goes to the caller. */
-  maxRetryAfterS?: number;
-  log?: Logger;
-}
-
-/**
- * Telegram answers 429 with `parameters.retry_after` (seconds) when a chat or the bot sends too
- * fast; waiting that long and sending again is what it asks for. Network errors (HttpError: the
- * request may not have reached Telegram) are retried with backoff. getUpdates is left to grammY's
- * own polling loop, which already retries.
- */
-export function retryTransformer(opts: RetryOptions = {}): Transformer {
-  const maxRetries = opts.maxRetries ?? 5;
-  const maxRetryAfterS = opts.maxRetryAfterS ?? 120;
-  return async (prev, method, payload, signal) => {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const res = await prev(method, payload, signal);
-        const retryAfter = !res.ok && res.error_code === 429 ? res.parameters?.retry_after : undefined;
-        if (retryAfter !== undefined && attempt < maxRetries && retryAfter <= maxRetryAfterS && method !== 'getUpdates') {
-          opts.log?.info({ method, retryAfter }, 'telegram 429: waiting before retrying');
-          await sleep(retryAfter * 1000);
-          continue;
-        }
-        return res;
-      } catch (err) {
-        if (!(err instanceof HttpError) || attempt >= maxRetries || method === 'getUpdates' || signal?.aborted) throw err;
-        const delay = Math.min(30_000, 500 * 2 ** attempt);
-        opts.log?.warn({ method, err: err.message, delay }, 'telegram network error: retrying');
-        await sleep(delay);
-      }
-    }
-  };
-}
 
 export function keyboard(rows: Button[][] | undefined): InlineKeyboardMarkup | undefined {
   if (rows === undefined) return undefined;
