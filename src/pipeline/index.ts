@@ -9,6 +9,7 @@ import { decodeChunks, planNormalize } from './decode.js';
 import { createMatter, createUpscaler, type MattingName, type UpscalerName } from './engines/index.js';
 import { PipelineError, isPipelineError } from './errors.js';
 import { probeVideo } from './probe.js';
+import { encodeColour } from './colour.js';
 import { StageMeter } from './stage.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
 import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
@@ -139,7 +140,9 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             height: outH,
             fpsRational: plan.fpsRational,
             frameFormat: mattingName === 'none' ? 'rgb24' : 'rgba',
-            audioFrom: info.audio ? { file: req.input, codec: info.audio.codec } : null,
+            audioFrom: info.audio ? { file: req.input, codec: info.audio.codec, durationS: info.audio.durationS } : null,
+            frames: plan.expectedFrames,
+            colour: encodeColour(info.colour, outW, outH),
             background,
             output: partial,
             cutout: partialCutout,
