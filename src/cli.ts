@@ -111,6 +111,8 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags, config: Config)
       background: flags.bg,
       scale: flags.scale,
       upscaler: flags.upscaler,
+      model: flags.model,
+      edges: flags.edges,
       matting: flags.matting,
       config,
       signal,

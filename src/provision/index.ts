@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { provisionRealesrgan } from './realesrgan.js';
 import { provisionRvm } from './rvm.js';
 import { provisionRealesrganOnnx } from './realesrgan-onnx.js';
+import { provisionGeneralModel } from './general-model.js';
 import type { ProvisionContext, StepResult } from './types.js';
 
 export type { NpmPack, ProvisionContext, StepResult, StepStatus } from './types.js';
@@ -21,8 +22,13 @@ export interface ProvisionReport {
 
 export async function provision(config: Config, ctx: ProvisionContext): Promise<ProvisionReport> {
   // One after the other: the log reads in order, and both steps are quick when nothing is missing.
-  // The ONNX conversion reads the models the first step installs, so it comes after it.
-  const steps = [await provisionRealesrgan(config, ctx), await provisionRvm(config, ctx), await provisionRealesrganOnnx(config, ctx)];
+  // The general model goes beside the binary's models; the ONNX conversion reads both, so it comes last.
+  const steps = [
+    await provisionRealesrgan(config, ctx),
+    await provisionRvm(config, ctx),
+    await provisionGeneralModel(config, ctx),
+    await provisionRealesrganOnnx(config, ctx),
+  ];
   return { steps, ok: steps.every((s) => s.status !== 'failed' || !s.required) };
 }
 

@@ -86,6 +86,7 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         background: data.background,
         scale: data.options.scale,
         upscaler: data.options.upscaler,
+        model: data.options.model,
         matting: data.options.matting,
         config: configFor(config, data),
         signal,

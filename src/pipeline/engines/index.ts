@@ -1,5 +1,7 @@
 import type { Config } from '../../config/schema.js';
-import { findRealesrgan, findRvmModel, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../tools.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { findRealesrgan, findRvmModel, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } from '../tools.js';
 import { PipelineError, isPipelineError } from '../errors.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { createNoMatte, createNoUpscale } from './passthrough.js';
@@ -9,6 +11,7 @@ import { createRvmMatteThreaded } from './matte-rvm-threaded.js';
 import { createCommandMatte } from './matte-command.js';
 import { createOnnxUpscaleThreaded } from './upscale-onnx-threaded.js';
 import { locateRealesrganOnnx } from '../onnx-upscale-models.js';
+import { modelFamily, modelLabel } from '../upscale-models.js';
 
 export type UpscalerName = Config['upscale']['engine'];
 export type MattingName = Config['matte']['engine'];
@@ -45,6 +48,7 @@ async function createOnnxUpscaler(config: Config, scale: number, log: (m: string
         scale,
         providers: own.length > 0 ? own : config.matte.rvm.providers,
         tile: config.upscale.onnx?.tile ?? 0,
+        label: modelLabel(config.upscale.model, modelFamily(config), scale),
         log,
       });
     } catch (err) {
@@ -81,10 +85,14 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
       return lanczosInstead(scale, `${why} (set upscale.realesrgan.onCpuDriver: onnx or use to upscale with the model)`, log);
     }
   }
+  const family = modelFamily(config);
+  const lacking = realesrganModelFiles(family, scale).filter((f) => !existsSync(path.join(found.modelsDir, f)));
+  if (lacking.length > 0) return lanczosInstead(scale, `the ${config.upscale.model} model is not installed (${lacking.join(', ')} missing in ${found.modelsDir}; run \`npm run setup\`)`, log);
   return createRealesrganUpscale({
     binary: found.binary,
     modelsDir: found.modelsDir,
-    model: realesrgan.model,
+    model: family,
+    label: modelLabel(config.upscale.model, family, scale),
     scale,
     tile: realesrgan.tile,
     gpu: realesrgan.gpu,

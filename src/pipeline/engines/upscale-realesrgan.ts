@@ -14,6 +14,8 @@ export interface RealesrganOptions {
   /** 0 = the binary's automatic tile size. */
   tile: number;
   gpu: string;
+  /** How the stats name the model, e.g. "general: realesrgan-x4fast-x2"; default the file's name. */
+  label?: string;
   ffmpeg?: string;
 }
 
@@ -67,7 +69,7 @@ export function createRealesrganUpscale(o: RealesrganOptions): UpscaleEngine {
   let device = 'Vulkan (device not reported yet)';
   return {
     scale: o.scale,
-    info: (): EngineInfo => ({ engine: `realesrgan-ncnn-vulkan ${o.model}-x${o.scale}`, device }),
+    info: (): EngineInfo => ({ engine: `realesrgan-ncnn-vulkan ${o.label ?? `${o.model}-x${o.scale}`}`, device }),
     async process(chunk: Chunk, ctx: StageContext): Promise<Chunk> {
       if (chunk.format !== 'rgb24') throw new Error('realesrgan engine expects rgb24 frames');
       const dir = await mkdtemp(path.join(ctx.tempDir, `upscale-${chunk.index}-`));
