@@ -62,33 +62,45 @@ export function cleanEdges(src: Uint8Array, srcOffset: number, rgba: Uint8Array,
   const gw = Math.ceil(w / S);
   const gh = Math.ceil(h / S);
   const cells = gw * gh;
-  // Planes: background weight, background r, g, b, foreground weight, foreground r, g, b.
+  // Planes: background weight, background r, g, b, foreground weight, foreground r, g, b. The
+  // averages are smooth by design, so every second pixel of every second row is enough: a quarter
+  // of the reads, and the sums go into locals, one cell at a time.
   const grid = new Float64Array(8 * cells);
-  let band = 0;
-  for (let y = 0; y < h; y++) {
+  for (let y = 0; y < h; y += 2) {
     const row = Math.floor(y / S) * gw;
-    for (let x = 0; x < w; x++) {
-      const i = y * w + x;
-      const a = rgba[offset + 4 * i + 3];
-      if (a > BAND_LO && a < BAND_HI) band++;
-      const c = row + Math.floor(x / S);
-      const s = srcOffset + 3 * i;
-      const r = src[s];
-      const g = src[s + 1];
-      const b = src[s + 2];
-      const wb = 255 - a;
+    for (let cx = 0; cx < gw; cx++) {
+      let wb = 0, br = 0, bg = 0, bb = 0, wf = 0, fr = 0, fg = 0, fb = 0;
+      const end = Math.min(w, (cx + 1) * S);
+      for (let x = cx * S; x < end; x += 2) {
+        const i = y * w + x;
+        const a = rgba[offset + 4 * i + 3];
+        const s = srcOffset + 3 * i;
+        const r = src[s];
+        const g = src[s + 1];
+        const b = src[s + 2];
+        const na = 255 - a;
+        wb += na;
+        br += na * r;
+        bg += na * g;
+        bb += na * b;
+        wf += a;
+        fr += a * r;
+        fg += a * g;
+        fb += a * b;
+      }
+      const c = row + cx;
       grid[c] += wb;
-      grid[cells + c] += wb * r;
-      grid[2 * cells + c] += wb * g;
-      grid[3 * cells + c] += wb * b;
-      grid[4 * cells + c] += a;
-      grid[5 * cells + c] += a * r;
-      grid[6 * cells + c] += a * g;
-      grid[7 * cells + c] += a * b;
+      grid[cells + c] += br;
+      grid[2 * cells + c] += bg;
+      grid[3 * cells + c] += bb;
+      grid[4 * cells + c] += wf;
+      grid[5 * cells + c] += fr;
+      grid[6 * cells + c] += fg;
+      grid[7 * cells + c] += fb;
     }
   }
-  if (band === 0) return 0;
   boxBlur(grid, 8, gw, gh, RADIUS, new Float64Array(cells));
+  let band = 0;
 
   const est = new Float64Array(8);
   for (let y = 0; y < h; y++) {
@@ -101,6 +113,7 @@ export function cleanEdges(src: Uint8Array, srcOffset: number, rgba: Uint8Array,
       const o = offset + 4 * i;
       const a8 = rgba[o + 3];
       if (a8 <= BAND_LO || a8 >= BAND_HI) continue;
+      band++;
       const gx = Math.min(gw - 1, Math.max(0, (x + 0.5) / S - 0.5));
       const x0 = Math.floor(gx);
       const x1 = Math.min(gw - 1, x0 + 1);
