@@ -25,7 +25,10 @@ import { frameBytes, type StageContext } from '../pipeline/types.js';
 import { prepare, run, seconds, type SideSpec } from './common.js';
 import type { StageSample } from './stats.js';
 
-/** The matted frames, foreground and alpha, losslessly (FFV1 RGBA). */
+/**
+ * The matted frames, foreground and alpha, losslessly (FFV1 RGBA). In a QuickTime file: from
+ * Matroska the overlay's shortest=1 ends at the last frame's start and drops it.
+ */
 const ALPHA_VIDEO = ['-c:v', 'ffv1', '-pix_fmt', 'bgra'];
 
 export async function runReference(config: Config, spec: SideSpec, log: (m: string) => void): Promise<StageSample[]> {
@@ -37,7 +40,7 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
   const work = spec.tempDir;
   const frames = path.join(work, 'frames');
   const upscaled = path.join(work, 'upscaled');
-  const alpha = path.join(work, 'alpha.mkv');
+  const alpha = path.join(work, 'alpha.mov');
   await mkdir(frames, { recursive: true });
   await mkdir(upscaled, { recursive: true });
   const W = plan.width * scale;
