@@ -122,6 +122,8 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFla
       background: flags.bg,
       scale: flags.scale,
       upscaler: flags.upscaler,
+      model: flags.model,
+      edges: flags.edges,
       matting: flags.matting,
       mattingModel: flags.mattingModel,
       config,

@@ -24,6 +24,12 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['enhance', 'a.mp4', '--matting-model', 'resnet101'])).toThrow('--matting-model must be one of mobilenetv3, resnet50 (got "resnet101")');
     expect(() => parseCommand(['provision', '--matting-model', 'big'])).toThrow(UsageError);
   });
+  it('takes --model general|anime (enhance and submit) and --edges unmix|fusion|off', () => {
+    expect(parseCommand(['enhance', 'a.mp4', '--model', 'general', '--edges', 'off'])).toMatchObject({ opts: { model: 'general', edges: 'off' } });
+    expect(parseCommand(['submit', 'a.mp4', '--model', 'anime'])).toMatchObject({ kind: 'submit', opts: { model: 'anime' } });
+    expect(() => parseCommand(['enhance', 'a.mp4', '--model', 'photo'])).toThrow('--model must be one of general, anime (got "photo")');
+    expect(() => parseCommand(['enhance', 'a.mp4', '--edges', 'soft'])).toThrow('--edges must be one of unmix, fusion, off');
+  });
   it('defaults the output folder and leaves engines to the config', () => {
     const cmd = parseCommand(['enhance', 'a.mp4']);
     expect(cmd).toMatchObject({ kind: 'enhance', opts: { out: 'out', json: false, keepCutout: false, scale: undefined, upscaler: undefined } });

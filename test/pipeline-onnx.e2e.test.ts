@@ -26,11 +26,12 @@ describe('enhance --upscaler onnx', () => {
   it('upscales in memory, chunk by chunk, to twice the size', async () => {
     const config = testConfig(tmp.dir, { DANCELIFT_MAX_SHORT_SIDE: '64', DANCELIFT_CHUNK_FRAMES: '1' });
     config.upscale.onnx.modelsDir = work('onnx');
+    config.upscale.model = 'anime';
     const out = work('api', 'girl2.enhanced.mp4');
     const r = await enhance({ input: clip, output: out, background: '#00ff00', upscaler: 'onnx', matting: 'rvm', scale: 2, config });
     expect(await videoOf(out)).toMatchObject({ codec_name: 'h264', width: 128, height: 128 });
     const up = r.stats.stages[1];
-    expect(up).toMatchObject({ name: 'upscale', engine: `${MODEL} (onnxruntime-node)`, device: 'onnxruntime cpu', frames: 2 });
+    expect(up).toMatchObject({ name: 'upscale', engine: `anime: ${MODEL} (onnxruntime-node)`, device: 'onnxruntime cpu', frames: 2 });
     expect(up.fallbackFrom).toBeUndefined();
     // No PNG round trip: nothing was written to the run's temp dir.
     expect(r.stats.peakTempBytes).toBe(0);
@@ -39,7 +40,7 @@ describe('enhance --upscaler onnx', () => {
 
   it('works from the command line with the models setup converted into tools/', async () => {
     const cli = path.join(repoRoot, 'bin', 'dancelift.js');
-    const r = await execa('node', [cli, 'enhance', clip, '--upscaler', 'onnx', '--matting', 'none', '--json', '--out', work('cli')], {
+    const r = await execa('node', [cli, 'enhance', clip, '--upscaler', 'onnx', '--model', 'anime', '--matting', 'none', '--json', '--out', work('cli')], {
       cwd: tmp.dir,
       reject: false,
       env: { DANCELIFT_DATA_DIR: work('data'), DANCELIFT_TEMP_DIR: work('tmp'), DANCELIFT_RVM_MODEL: rvmModel, DANCELIFT_ORT_PROVIDERS: 'cpu', LANG: 'en_US.UTF-8' },
@@ -49,7 +50,7 @@ describe('enhance --upscaler onnx', () => {
     expect(line.ok).toBe(true);
     const up = line.stats.stages.find((s: { name: string }) => s.name === 'upscale');
     // `npm run setup` converts into tools/realesrgan/onnx; without it the engine would say what it fell back to.
-    expect(up, `${toolsRealesrganOnnxDir()} should hold the converted models`).toMatchObject({ engine: `${MODEL} (onnxruntime-node)` });
+    expect(up, `${toolsRealesrganOnnxDir()} should hold the converted models`).toMatchObject({ engine: `anime: ${MODEL} (onnxruntime-node)` });
     expect(await videoOf(line.output)).toMatchObject({ width: 128, height: 128 });
   });
 });

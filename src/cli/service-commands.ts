@@ -95,7 +95,7 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
       file,
       requester: cliRequester(locale),
       background: flags.bg ?? config.backgrounds.default,
-      options: { scale: flags.scale, upscaler: flags.upscaler, matting: flags.matting, mattingModel: flags.mattingModel, keepCutout: flags.keepCutout },
+      options: { scale: flags.scale, upscaler: flags.upscaler, model: flags.model, matting: flags.matting, mattingModel: flags.mattingModel, keepCutout: flags.keepCutout },
       allowBackgroundPaths: true,
     });
     if (!flags.wait) {

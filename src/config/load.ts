@@ -26,6 +26,7 @@ export function deepMerge(base: Tree, over: Tree): Tree {
 export const envOverrides: Record<string, { path: string[]; parse?: (v: string) => unknown }> = {
   DANCELIFT_DATA_DIR: { path: ['dataDir'] },
   DANCELIFT_UPSCALER: { path: ['upscale', 'engine'] },
+  DANCELIFT_UPSCALE_MODEL: { path: ['upscale', 'model'] },
   DANCELIFT_SCALE: { path: ['upscale', 'scale'], parse: Number },
   DANCELIFT_REALESRGAN: { path: ['upscale', 'realesrgan', 'binary'] },
   DANCELIFT_REALESRGAN_ON_CPU: { path: ['upscale', 'realesrgan', 'onCpuDriver'] },
@@ -38,6 +39,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_RVM_RATIO: { path: ['matte', 'rvm', 'downsampleRatio'], parse: (v) => (v === 'auto' ? v : Number(v)) },
   DANCELIFT_ORT_PROVIDERS: { path: ['matte', 'rvm', 'providers'], parse: (v) => v.split(',').map((s) => s.trim()) },
   DANCELIFT_MATTE_COMMAND: { path: ['matte', 'command', 'template'] },
+  DANCELIFT_EDGES: { path: ['matte', 'edges'] },
   DANCELIFT_MAX_SHORT_SIDE: { path: ['pipeline', 'maxInputShortSide'], parse: Number },
   DANCELIFT_MAX_DURATION_S: { path: ['pipeline', 'maxDurationS'], parse: Number },
   DANCELIFT_CHUNK_FRAMES: { path: ['pipeline', 'chunkFrames'], parse: Number },

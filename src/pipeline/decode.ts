@@ -4,14 +4,20 @@ import { safeInputArgs } from './probe.js';
 import { readFrameChunks } from './frames.js';
 import { frameBytes, type Chunk } from './types.js';
 import { PipelineError } from './errors.js';
+import { fromYuvOptions, type SourceColour } from './colour.js';
 
 export interface NormalizePlan {
   width: number;
   height: number;
   fpsRational: string;
   fps: number;
-  /** Frames the decoder is expected to produce (for progress; the real count may differ by one). */
+  /**
+   * Frames the decoder produces: the picture's duration at the working rate. The last frame is
+   * held for as long as it lasts, so a variable-rate clip keeps its last frame.
+   */
   expectedFrames: number;
+  /** The matrix and range the input's pixels are read with (BT.709 for tagged or untagged HD). */
+  colour?: SourceColour;
 }
 
 const even = (x: number) => Math.max(2, 2 * Math.round(x / 2));
@@ -21,7 +27,10 @@ const even = (x: number) => Math.max(2, 2 * Math.round(x / 2));
  * shorter side is at most `maxShortSide` — "720p" whether the clip is landscape or portrait — and
  * rounded to even sizes, which H.264 4:2:0 needs and which keeps x2/x4 output even too.
  */
-export function planNormalize(info: Pick<VideoInfo, 'width' | 'height' | 'fps' | 'fpsRational' | 'durationS'>, maxShortSide: number): NormalizePlan {
+export function planNormalize(
+  info: Pick<VideoInfo, 'width' | 'height' | 'fps' | 'fpsRational' | 'durationS'> & Partial<Pick<VideoInfo, 'videoDurationS' | 'colour'>>,
+  maxShortSide: number,
+): NormalizePlan {
   const short = Math.min(info.width, info.height);
   const s = Math.min(1, maxShortSide / short);
   return {
@@ -29,8 +38,18 @@ export function planNormalize(info: Pick<VideoInfo, 'width' | 'height' | 'fps' |
     height: even(info.height * s),
     fpsRational: info.fpsRational,
     fps: info.fps,
-    expectedFrames: Math.max(1, Math.round(info.durationS * info.fps)),
+    expectedFrames: Math.max(1, Math.round((info.videoDurationS ?? info.durationS) * info.fps)),
+    ...(info.colour ? { colour: info.colour } : {}),
   };
+}
+
+/** Pure: the decoder's filters: constant rate, working size, RGB read with the input's own matrix. */
+export function decodeFilter(plan: NormalizePlan): string {
+  const colour = plan.colour ? `:${fromYuvOptions(plan.colour)}` : '';
+  // tpad holds the last frame one second longer, and -frames:v (decodeArgs) cuts at the picture's
+  // duration: the fps filter alone ends at the last frame's start, which on a variable-rate clip
+  // drops that frame. fps comes before the scale: it drops/duplicates cheaply at the source size.
+  return `tpad=stop_mode=clone:stop_duration=1,fps=${plan.fpsRational},scale=${plan.width}:${plan.height}:flags=area${colour},setsar=1`;
 }
 
 /** Pure: ffmpeg arguments that decode, resample to constant frame rate and scale to raw rgb24. */
@@ -39,8 +58,8 @@ export function decodeArgs(file: string, plan: NormalizePlan): string[] {
     '-v', 'error', '-nostdin',
     ...safeInputArgs(file),
     '-map', '0:v:0', '-an', '-sn', '-dn',
-    // fps first (drops/duplicates cheaply at the source size), then one area-averaged downscale.
-    '-vf', `fps=${plan.fpsRational},scale=${plan.width}:${plan.height}:flags=area,setsar=1`,
+    '-vf', decodeFilter(plan),
+    '-frames:v', String(plan.expectedFrames),
     '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1',
   ];
 }

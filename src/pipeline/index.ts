@@ -15,6 +15,9 @@ import { noteEncoderFailure, resolveEncode } from './encoder.js';
 import { isCallEngine } from './engines/upscale-realesrgan.js';
 import { probeVideo } from './probe.js';
 import type { RvmVariant } from './rvm-variants.js';
+import { encodeColour } from './colour.js';
+import { withCleanEdges, type EdgeMethod } from './edges.js';
+import type { UpscaleModel } from './upscale-models.js';
 import { StageMeter } from './stage.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
 import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
@@ -26,9 +29,13 @@ export interface EnhanceRequest {
   background?: string;
   scale?: 1 | 2 | 3 | 4;
   upscaler?: UpscalerName;
+  /** The upscaler's model (config upscale.model when absent). */
+  model?: UpscaleModel;
   matting?: MattingName;
   /** Which RVM network (default config matte.rvm.variant); fetched on first use if missing. */
   mattingModel?: RvmVariant;
+  /** Edge cleaning (config matte.edges when absent). */
+  edges?: EdgeMethod;
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
   /** `--aspect/--fit/--ground/--shadow`; default: config.reframe. */
@@ -65,7 +72,7 @@ export const partialName = (file: string) => path.join(path.dirname(file), `.${p
  */
 export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const t0 = performance.now();
-  const { config } = req;
+  const config = req.model ? { ...req.config, upscale: { ...req.config.upscale, model: req.model } } : req.config;
   const log = req.log ?? (() => {});
   const upscalerName = req.upscaler ?? config.upscale.engine;
   const mattingName = req.matting ?? config.matte.engine;
@@ -98,7 +105,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   try {
     const upscaler = await createUpscaler(config, upscalerName, scale, log);
     engines.push(upscaler);
-    const matter = await createMatter(config, mattingName, log, { variant: req.mattingModel, signal });
+    const matter = withCleanEdges(await createMatter(config, mattingName, log, { variant: req.mattingModel, signal }), mattingName === 'none' ? 'off' : req.edges ?? config.matte.edges);
     engines.push(matter);
     const reframer = wantsReframe(reframe) ? reframeStage(reframe, plan.width * upscaler.scale, plan.height * upscaler.scale, plan.fpsRational) : null;
     const [outW, outH] = reframer?.canvas ?? [plan.width * upscaler.scale, plan.height * upscaler.scale];
@@ -172,7 +179,9 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
             height: outH,
             fpsRational: plan.fpsRational,
             frameFormat: mattingName === 'none' ? 'rgb24' : 'rgba',
-            audioFrom: info.audio ? { file: req.input, codec: info.audio.codec } : null,
+            audioFrom: info.audio ? { file: req.input, codec: info.audio.codec, durationS: info.audio.durationS } : null,
+            frames: plan.expectedFrames,
+            colour: encodeColour(info.colour, outW, outH),
             background,
             output: partial,
             cutout: partialCutout,

@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
 import { toolsRealesrganDir, type Attempt, type Found, type Located } from './tools.js';
+import { modelFamily } from './upscale-models.js';
 
 /** tools/realesrgan/onnx: beside the ncnn models they come from, replaced with them on reinstall. */
 export function toolsRealesrganOnnxDir(root = packageRoot): string {
@@ -26,7 +27,7 @@ export function realesrganOnnxDir(config: Config, root = packageRoot): string {
 
 export function locateRealesrganOnnx(config: Config, scale: number, root = packageRoot): Located<Found> {
   const dir = realesrganOnnxDir(config, root);
-  const file = path.join(dir, realesrganOnnxFileName(config.upscale.realesrgan.model, scale));
+  const file = path.join(dir, realesrganOnnxFileName(modelFamily(config), scale));
   const source = config.upscale.onnx.modelsDir ? 'config' : 'tools/';
   try {
     if (statSync(file).isFile()) return { found: { path: file, source }, tried: [] };

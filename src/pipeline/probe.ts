@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { PipelineError } from './errors.js';
+import { sourceColour, type SourceColour } from './colour.js';
 
 /**
  * Demuxers we let ffmpeg use on user files. Anything else (concat lists, HLS playlists, image
@@ -35,6 +36,8 @@ const streamSchema = z.object({
   avg_frame_rate: z.string().optional(),
   nb_frames: z.string().optional(),
   duration: z.string().optional(),
+  color_space: z.string().optional(),
+  color_range: z.string().optional(),
   disposition: z.object({ attached_pic: z.number().optional() }).partial().optional(),
   tags: z.record(z.string()).optional(),
   side_data_list: z.array(z.object({ rotation: z.number().optional() }).passthrough()).optional(),
@@ -54,8 +57,13 @@ export interface VideoInfo {
   /** Frame rate as ffmpeg reads it ("30000/1001"), and its value. */
   fpsRational: string;
   fps: number;
+  /** The whole file: the longer of picture and sound. */
   durationS: number;
-  audio: { codec: string } | null;
+  /** The picture alone (the video stream's own duration, else the file's). */
+  videoDurationS: number;
+  /** How the picture's YCbCr is to be read back to RGB. */
+  colour: SourceColour;
+  audio: { codec: string; durationS: number } | null;
 }
 
 export interface ProbeLimits {
@@ -66,6 +74,17 @@ export interface ProbeLimits {
 }
 
 export const defaultLimits: ProbeLimits = { maxDurationS: 600, maxLongSide: 4096, maxShortSide: 2160 };
+
+/** Pure: a stream's own duration: `duration` (MP4), else the DURATION tag (Matroska "00:00:02.000000000"). */
+export function streamDurationS(s: { duration?: string; tags?: Record<string, string> }): number | null {
+  const d = parseFloat(s.duration ?? '');
+  if (Number.isFinite(d) && d > 0) return d;
+  const tag = s.tags?.DURATION ?? s.tags?.duration;
+  const m = tag ? /^(\d+):(\d+):(\d+(?:\.\d+)?)$/.exec(tag) : null;
+  if (!m) return null;
+  const t = Number(m[1]) * 3600 + Number(m[2]) * 60 + Number(m[3]);
+  return t > 0 ? t : null;
+}
 
 function parseRational(r: string | undefined): number {
   if (!r) return 0;
@@ -134,7 +153,9 @@ export function interpretProbe(file: string, raw: RawProbe, limits: ProbeLimits)
     fpsRational,
     fps,
     durationS,
-    audio: audioStream ? { codec: audioStream.codec_name ?? 'unknown' } : null,
+    videoDurationS: Math.min(durationS, streamDurationS(video) ?? durationS),
+    colour: sourceColour({ width, height, colorSpace: video.color_space, colorRange: video.color_range }),
+    audio: audioStream ? { codec: audioStream.codec_name ?? 'unknown', durationS: Math.min(durationS, streamDurationS(audioStream) ?? durationS) } : null,
   };
 }
 

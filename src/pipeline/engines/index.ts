@@ -1,6 +1,8 @@
 import type { Config } from '../../config/schema.js';
-import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../tools.js';
-import { isPipelineError } from '../errors.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } from '../tools.js';
+import { PipelineError, isPipelineError } from '../errors.js';
 import type { RvmVariant } from '../rvm-variants.js';
 import { ensureRvmModel } from '../../provision/rvm.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
@@ -12,6 +14,7 @@ import { createCommandMatte } from './matte-command.js';
 import { createOnnxUpscaleThreaded } from './upscale-onnx-threaded.js';
 import { locateRealesrganOnnx } from '../onnx-upscale-models.js';
 import { useTensorrtCache } from './ort-providers.js';
+import { modelFamily, modelLabel } from '../upscale-models.js';
 
 export type UpscalerName = Config['upscale']['engine'];
 export type MattingName = Config['matte']['engine'];
@@ -49,6 +52,7 @@ async function createOnnxUpscaler(config: Config, scale: number, log: (m: string
         scale,
         providers: own.length > 0 ? own : config.matte.rvm.providers,
         tile: config.upscale.onnx?.tile ?? 0,
+        label: modelLabel(config.upscale.model, modelFamily(config), scale),
         log,
       });
     } catch (err) {
@@ -85,10 +89,14 @@ export async function createUpscaler(config: Config, engine: UpscalerName, scale
       return lanczosInstead(scale, `${why} (set upscale.realesrgan.onCpuDriver: onnx or use to upscale with the model)`, log);
     }
   }
+  const family = modelFamily(config);
+  const lacking = realesrganModelFiles(family, scale).filter((f) => !existsSync(path.join(found.modelsDir, f)));
+  if (lacking.length > 0) return lanczosInstead(scale, `the ${config.upscale.model} model is not installed (${lacking.join(', ')} missing in ${found.modelsDir}; run \`npm run setup\`)`, log);
   return createRealesrganUpscale({
     binary: found.binary,
     modelsDir: found.modelsDir,
-    model: realesrgan.model,
+    model: family,
+    label: modelLabel(config.upscale.model, family, scale),
     scale,
     tile: realesrgan.tile,
     gpu: realesrgan.gpu,

@@ -26,6 +26,8 @@ export interface OnnxUpscaleOptions {
   /** Context around each tile, as realesrgan-ncnn-vulkan uses (10 px). */
   pad?: number;
   threads?: number;
+  /** How the stats name the model, e.g. "general: realesrgan-x4fast-x2"; default the file's name. */
+  label?: string;
   log?: (msg: string) => void;
 }
 
@@ -74,7 +76,7 @@ export async function createOnnxUpscale(opts: OnnxUpscaleOptions): Promise<Upsca
     });
   }
   const info: EngineInfo = {
-    engine: `${path.basename(modelPath, '.onnx')} (onnxruntime-node)`,
+    engine: `${opts.label ?? path.basename(modelPath, '.onnx')} (onnxruntime-node)`,
     device: `onnxruntime ${chosen.provider}`,
   };
   if (failures.length > 0) info.fallbackFrom = failures.join('; ');

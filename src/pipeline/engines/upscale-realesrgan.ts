@@ -24,6 +24,8 @@ export interface RealesrganOptions {
   /** 0 = the binary's automatic tile size. */
   tile: number;
   gpu: string;
+  /** How the stats name the model, e.g. "general: realesrgan-x4fast-x2"; default the file's name. */
+  label?: string;
   ffmpeg?: string;
   /** 'auto': chosen from the first call's measured start-up (see realesrgan-calls.ts). */
   framesPerCall?: 'auto' | number;
@@ -142,7 +144,7 @@ export function createRealesrganUpscale(o: RealesrganOptions): CallUpscaleEngine
 
   const engine: CallUpscaleEngine = {
     scale: o.scale,
-    info: (): EngineInfo => ({ engine: `realesrgan-ncnn-vulkan ${o.model}-x${o.scale}`, device, calls: { ...totals } }),
+    info: (): EngineInfo => ({ engine: `realesrgan-ncnn-vulkan ${o.label ?? `${o.model}-x${o.scale}`}`, device, calls: { ...totals } }),
     totals: () => ({ ...totals }),
     busyS: () => clock.seconds(),
 
