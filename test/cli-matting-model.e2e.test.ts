@@ -73,7 +73,8 @@ describe('dancelift enhance --matting-model', () => {
     });
     expect(r.exitCode, r.stderr).toBe(0);
     const matte = JSON.parse(r.stdout.trim()).stats.stages.find((s: { name: string }) => s.name === 'matte');
-    expect(matte).toMatchObject({ engine: 'rvm mobilenetv3 (onnxruntime-node)' });
+    // The engine, then what wraps it (edge cleaning, on by default).
+    expect(matte.engine).toMatch(/^rvm mobilenetv3 \(onnxruntime-node\)( \+ edges \w+)?$/);
     expect(matte.device).toContain('rvm_mobilenetv3_from_tfjs.onnx');
     expect(matte.fallbackFrom).toBeUndefined();
   }, 180_000);
@@ -83,7 +84,7 @@ describe('dancelift enhance --matting-model', () => {
       DANCELIFT_RVM_MODEL: rvmModel,
     });
     expect(r.exitCode, r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/matte .* rvm mobilenetv3 \(onnxruntime-node\) ²/);
+    expect(r.stdout).toMatch(/matte .* rvm mobilenetv3 \(onnxruntime-node\)( \+ edges \w+)? ²/);
     expect(r.stdout).toContain('matte fell back: asked for RVM resnet50, but rvm_mobilenetv3_from_tfjs.onnx is mobilenetv3');
   }, 180_000);
 });
