@@ -18,7 +18,7 @@ import { backgroundsDir } from '../backgrounds/select.js';
 import { listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
 import { backgroundLabel, localeFrom, type Locale } from '../i18n/messages.js';
 import { probeVideo } from '../pipeline/probe.js';
-import { cancelJob } from '../queue/cancel.js';
+import { cancelJob, cancelTookEffect } from '../queue/cancel.js';
 import { localeSchema, progressSchema, requesterSchema, type DeliverJobData, type JobProgress, type JobResult, type Requester } from '../queue/jobs.js';
 import { checkLimits, inFlightJobs, pruneInFlight } from '../queue/limits.js';
 import { submitEnhance } from '../queue/producer.js';
@@ -434,7 +434,8 @@ export class BotFlow {
     let n = 0;
     for (const id of ids) {
       const outcome = await cancelJob(this.service.cancel, id);
-      if (outcome === 'removed' || outcome === 'cancelling') n++;
+      // "recorded": no live worker holds it, and the next one ends it unrun — cancelled all the same.
+      if (cancelTookEffect(outcome)) n++;
     }
     return n === 0 ? t.nothingToCancel : t.cancelledJobs(n);
   }
