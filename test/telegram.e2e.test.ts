@@ -301,20 +301,26 @@ describe('telegram bot', () => {
     await menuIn(fake, group.id, captioned.message_id);
   });
 
-  it('a result over the configured upload limit: the signed link, and a smaller preview that fits', async () => {
-    const { fake } = await startStack({ env: { TELEGRAM_UPLOAD_LIMIT_MB: String(12 / 1024) } });
+  it('a result over the configured upload limit: a copy fitted under it, with the signed link and a caption that says it was fitted', async () => {
+    const limit = 12 * 1024;
+    const { fake, service } = await startStack({ env: { TELEGRAM_UPLOAD_LIMIT_MB: String(limit / 1024 / 1024) } });
     const ann = user(601);
     const chat = privateChat(ann);
     sendVideo(fake, chat, ann, clip);
     const menu = await menuIn(fake, chat.id);
     fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
-    const linkMsg = await until('link message', () => botMessages(fake, chat.id).find((m) => m.text?.includes('/files/')), 90_000);
-    expect(linkMsg.text).toMatch(/more than the 0 MB|more than the 0\.\d MB/);
-    const preview = await fake.waitForCall((c) => c.method === 'sendVideo', 30_000);
-    expect(preview.status).toBe(200);
-    expect(preview.files[0].bytes).toBeLessThanOrEqual(12 * 1024);
-    expect(String(preview.params.caption)).toMatch(/smaller preview/);
+    const sent = await fake.waitForCall((c) => c.method === 'sendVideo', 90_000);
+    expect(sent.status).toBe(200);
+    expect(sent.files[0].bytes).toBeLessThanOrEqual(limit);
+    const job = (await service.queues.enhance.getJobs(['completed'])).find(Boolean);
+    expect((job?.returnvalue as { result?: { bytes?: number } } | undefined)?.result?.bytes).toBeGreaterThan(limit);
+    const caption = String(sent.params.caption);
+    expect(caption).toMatch(/Re-encoded to fit the .* limit/);
+    expect(caption).toMatch(/<a href="[^"]*\/files\/[^"]*sig=[^"]*">Download original quality<\/a>/);
     await until('final status', () => message(fake, chat.id, menu.message_id).text?.includes('Done'));
+    // One delivery: the fitted copy carries the link, no separate link message.
+    expect(fake.calls.filter((c) => c.method === 'sendVideo')).toHaveLength(1);
+    expect(botMessages(fake, chat.id).some((m) => m.text?.includes('/files/'))).toBe(false);
   });
 
   it('cancel while queued, a 429 on the status edit, /cancel, ended menus', async () => {
