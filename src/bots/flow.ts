@@ -25,6 +25,7 @@ import { submitEnhance } from '../queue/producer.js';
 import { queuePosition } from '../queue/queues.js';
 import type { Service } from '../service/context.js';
 import { recompose } from '../pipeline/recompose.js';
+import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 import { makeLink, publicBaseUrl } from '../web/links.js';
 import { prepareDeliveryFor } from '../media/fit.js';
 import type { BotLibrary } from './library-warmup.js';
@@ -133,6 +134,9 @@ const sessionSchema = z.object({
     scale: z.union([z.literal(1), z.literal(2), z.literal(4)]),
     upscaleOnly: z.boolean(),
     keepCutout: z.boolean(),
+    // Sessions saved before these options existed read as "not chosen".
+    model: z.enum(['general', 'anime']).nullable().default(null),
+    mattingModel: z.enum(RVM_VARIANTS).nullable().default(null),
   }),
   jobId: z.string().optional(),
   closed: z.boolean().default(false),
@@ -298,7 +302,10 @@ export class BotFlow {
         background: bg === undefined ? null : backgroundLabel(bg, s.requester.locale),
         upscaleOnly: s.state.upscaleOnly,
       }),
-      buttons: menuKeyboard(s.id, s.state, this.menuBackgrounds(s), s.requester.locale, this.opts.menuPageSize),
+      buttons: menuKeyboard(s.id, s.state, this.menuBackgrounds(s), s.requester.locale, this.opts.menuPageSize, true, {
+        model: this.service.config.upscale.model,
+        mattingModel: this.service.config.matte.rvm.variant,
+      }),
     };
   }
 
@@ -388,7 +395,13 @@ export class BotFlow {
         name: s.name,
         requester,
         background,
-        options: { scale: s.state.scale, keepCutout: s.state.keepCutout, ...(s.state.upscaleOnly ? { matting: 'none' as const } : {}) },
+        options: {
+          scale: s.state.scale,
+          keepCutout: s.state.keepCutout,
+          // Only what the user pressed: the rest stays the worker's config.
+          ...(s.state.model ? { model: s.state.model } : {}),
+          ...(s.state.upscaleOnly ? { matting: 'none' as const } : s.state.mattingModel ? { mattingModel: s.state.mattingModel } : {}),
+        },
         move: true,
         allowBackgroundPaths: false,
       });

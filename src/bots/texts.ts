@@ -25,6 +25,11 @@ export interface BotTexts {
   cancel: string;
   optionUpscaleOnly: string;
   optionKeepCutout: string;
+  /** Upscaler models (issue 13) and matting networks (issue 18), as the menu names them. */
+  optionModelGeneral: string;
+  optionModelAnime: string;
+  optionMattingFast: string;
+  optionMattingFine: string;
   cancelJob: string;
   anotherBackground: string;
   recomposeMenu(p: { name: string; background: string | null }): string;
@@ -90,6 +95,10 @@ const en: BotTexts = {
   cancel: 'Cancel',
   optionUpscaleOnly: 'upscale only',
   optionKeepCutout: 'keep cut-out',
+  optionModelGeneral: 'real footage',
+  optionModelAnime: 'anime',
+  optionMattingFast: 'faster',
+  optionMattingFine: 'fine hair',
   cancelJob: 'Cancel',
   anotherBackground: 'Another background',
   recomposeMenu: (p) =>
@@ -177,6 +186,10 @@ const zh: BotTexts = {
   cancel: '取消',
   optionUpscaleOnly: '仅放大',
   optionKeepCutout: '保留抠像',
+  optionModelGeneral: '实拍',
+  optionModelAnime: '动漫',
+  optionMattingFast: '更快',
+  optionMattingFine: '发丝精细',
   cancelJob: '取消',
   anotherBackground: '换个背景',
   recomposeMenu: (p) =>
