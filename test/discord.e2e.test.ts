@@ -287,6 +287,22 @@ describe('discord bot', () => {
     expect(fields.find((f) => f.name === 'delivery')?.value).toMatch(/Re-encoded to fit the .* limit/);
   });
 
+  it('the menu\'s upscaler model and matting network go into the job\'s options', async () => {
+    const { fake, service } = await startStack({ worker: false });
+    const ann = fake.addUser({ username: 'ann' });
+    enhance(fake, ann, clip);
+    const menu = await menuIn(fake);
+    const labels = () => flat(fake.message(menu.id)!).map((c) => c.label ?? '');
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /^anime$/).custom_id! });
+    await until('anime marked', () => labels().includes('✓ anime'));
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /^fine hair$/).custom_id! });
+    await until('fine hair marked', () => labels().includes('✓ fine hair'));
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /Start/).custom_id! });
+    await until('queued', () => fake.message(menu.id)?.content.includes('queued'));
+    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
+  });
+
   it('keep_cutout: "Another background" under the delivered video re-composes the kept dancer over a new one', async () => {
     const { fake, service } = await startStack();
     const ann = fake.addUser({ username: 'ann' });

@@ -323,6 +323,23 @@ describe('telegram bot', () => {
     expect(botMessages(fake, chat.id).some((m) => m.text?.includes('/files/'))).toBe(false);
   });
 
+  it('the menu\'s upscaler model and matting network go into the job\'s options', async () => {
+    const { fake, service } = await startStack({ worker: false });
+    const ann = user(611);
+    const chat = privateChat(ann);
+    sendVideo(fake, chat, ann, clip);
+    const menu = await menuIn(fake, chat.id);
+    const shown = () => buttons(message(fake, chat.id, menu.message_id)).map((b) => b.text);
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, 'anime') });
+    await until('anime marked', () => shown().includes('✅ anime'));
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, 'fine hair') });
+    await until('fine hair marked', () => shown().includes('✅ fine hair'));
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
+    await until('queued', () => message(fake, chat.id, menu.message_id).text?.includes('queued'));
+    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
+  });
+
   it('cancel while queued, a 429 on the status edit, /cancel, ended menus', async () => {
     const { fake, service } = await startStack({ worker: false });
     const ann = user(301);
