@@ -19,6 +19,9 @@ import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
 import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ENHANCE_QUEUE } from '../src/queue/jobs.js';
 
 /** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
 const MENU_WAIT_MS = 180_000;
@@ -376,6 +379,30 @@ describe('telegram bot', () => {
     fake.pressButton({ chat, from: ann, messageId: third.message_id, data: button(third, /Cancel/) });
     await until('menu cancelled', () => message(fake, chat.id, third.message_id).text === 'Cancelled.');
     expect(fake.calls.some((c) => c.method === 'sendVideo')).toBe(false);
+  });
+
+  it('/cancel counts a running job that no live worker holds (its cancel is recorded for the next worker)', async () => {
+    const { fake, service, config } = await startStack({ worker: false });
+    const ann = user(621);
+    const chat = privateChat(ann);
+    sendVideo(fake, chat, ann, clip);
+    const menu = await menuIn(fake, chat.id);
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
+    await until('queued', () => message(fake, chat.id, menu.message_id).text?.includes('queued'));
+    // A worker that takes the job and then says nothing: it holds the lock but hears no cancel,
+    // as one cut off from Redis's pub/sub or about to die would.
+    const conn = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+    const silent = new Worker(ENHANCE_QUEUE, null, { connection: conn, prefix: config.queue.prefix });
+    try {
+      const taken = await silent.getNextJob('silent-token');
+      expect(taken).toBeDefined();
+      expect(await service.queues.enhance.getJobCounts('active')).toEqual({ active: 1 });
+      fake.userMessage({ chat, from: ann, text: '/cancel' });
+      await until('cancel reply', () => botMessages(fake, chat.id).find((m) => m.text === 'Cancelling 1 video.'), 30_000);
+    } finally {
+      await silent.close(true);
+      conn.disconnect();
+    }
   });
 
   it('bad inputs and the 20 MB cloud limit: one clear message, nothing queued, nothing downloaded when too big', async () => {
