@@ -267,17 +267,40 @@ describe('discord bot', () => {
     await ephemeralWith(fake, /no video attachment/);
   });
 
-  it('a result over the place\'s upload limit (attachment_size_limit): a link button with the stats embed, no upload', async () => {
-    const { fake } = await startStack({ fake: { uploadLimitBytes: 12 * 1024 } });
+  it('a result over the place\'s upload limit (attachment_size_limit): a copy fitted under it, the link button, stats that say it was fitted', async () => {
+    const limit = 12 * 1024;
+    const { fake, service } = await startStack({ fake: { uploadLimitBytes: limit } });
     const ann = fake.addUser({ username: 'ann' });
     enhance(fake, ann, clip, { options: { background: 'white' } });
-    const linkMsg = await until('link message', () => botMessages(fake).find((m) => m.content.includes('/files/')), MENU_WAIT_MS);
-    expect(linkMsg.content).toMatch(/The video is 0\.0 MB, more than the 0 MB a bot may upload here/);
-    const dl = button(linkMsg, /Download original quality/);
+    const delivered = await until('delivered message', () => botMessages(fake).find((m) => m.attachments.some((a) => a.filename.endsWith('.enhanced.mp4'))), MENU_WAIT_MS);
+    const uploads = fake.uploads.filter((u) => u.filename.endsWith('.mp4'));
+    expect(uploads).toHaveLength(1);
+    expect(uploads[0].bytes).toBeLessThanOrEqual(limit);
+    // The original was over the limit: what arrived is the fitted copy, not the result itself.
+    const job = (await service.queues.enhance.getJobs(['completed'])).find(Boolean);
+    const output = (job?.returnvalue as { result?: { bytes?: number } } | undefined)?.result?.bytes;
+    expect(output).toBeGreaterThan(limit);
+    const dl = button(delivered, /Download original quality/);
     expect(dl).toMatchObject({ style: 5 });
     expect(dl.url).toMatch(/\/files\/\S+\?exp=\d+&sig=/);
-    expect((linkMsg.embeds[0] as { fields: Array<{ name: string }> }).fields.map((f) => f.name)).toContain('total');
-    expect(fake.uploads.filter((u) => u.filename.endsWith('.mp4'))).toEqual([]);
+    const fields = (delivered.embeds[0] as { fields: Array<{ name: string; value: string }> }).fields;
+    expect(fields.find((f) => f.name === 'delivery')?.value).toMatch(/Re-encoded to fit the .* limit/);
+  });
+
+  it('the menu\'s upscaler model and matting network go into the job\'s options', async () => {
+    const { fake, service } = await startStack({ worker: false });
+    const ann = fake.addUser({ username: 'ann' });
+    enhance(fake, ann, clip);
+    const menu = await menuIn(fake);
+    const labels = () => flat(fake.message(menu.id)!).map((c) => c.label ?? '');
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /^anime$/).custom_id! });
+    await until('anime marked', () => labels().includes('✓ anime'));
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /^fine hair$/).custom_id! });
+    await until('fine hair marked', () => labels().includes('✓ fine hair'));
+    fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /Start/).custom_id! });
+    await until('queued', () => fake.message(menu.id)?.content.includes('queued'));
+    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
   it('keep_cutout: "Another background" under the delivered video re-composes the kept dancer over a new one', async () => {

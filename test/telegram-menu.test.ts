@@ -27,6 +27,10 @@ describe('callback data', () => {
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'scale', scale: 4 } },
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'upscaleOnly' } },
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'keepCutout' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'model', model: 'general' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'model', model: 'anime' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'mattingModel', mattingModel: 'mobilenetv3' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'mattingModel', mattingModel: 'resnet50' } },
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'start' } },
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'close' } },
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'noop' } },
@@ -79,6 +83,25 @@ describe('menu', () => {
     expect(state).toMatchObject({ scale: 4, keepCutout: true });
     expect(applyMenuAction(state, { kind: 'bg', index: 14 }, list.length, 6)).toBe(state);
     expect(applyMenuAction(state, { kind: 'bg', index: 13 }, list.length, 6).background).toBe(13);
+  });
+
+  it('upscaler model and matting network: config\'s marked until pressed, then the pressed one; no matting choice for upscale only', () => {
+    const defaults = { model: 'anime', mattingModel: 'resnet50' } as const;
+    let state = initialMenuState(0, 6);
+    expect(state).toMatchObject({ model: null, mattingModel: null });
+    const optionRow = (st: typeof state, locale: 'en' | 'zh' = 'en') => menuKeyboard('s1', st, bgs(3), locale, 6, true, defaults).at(-2)!.map((b) => b.text);
+    expect(optionRow(state)).toEqual(['real footage', '✅ anime', 'faster', '✅ fine hair']);
+    expect(optionRow(state, 'zh')).toEqual(['实拍', '✅ 动漫', '更快', '✅ 发丝精细']);
+    const press = (text: string) => parseCallback(menuKeyboard('s1', state, bgs(3), 'en', 6, true, defaults).flat().find((b) => b.text.replace('✅ ', '') === text)!.data)!;
+    const general = press('real footage');
+    const faster = press('faster');
+    if (general.scope !== 'menu' || faster.scope !== 'menu') throw new Error('menu buttons expected');
+    state = applyMenuAction(applyMenuAction(state, general.action, 3, 6), faster.action, 3, 6);
+    expect(state).toMatchObject({ model: 'general', mattingModel: 'mobilenetv3' });
+    expect(optionRow(state)).toEqual(['✅ real footage', 'anime', '✅ faster', 'fine hair']);
+    expect(optionRow({ ...state, upscaleOnly: true })).toEqual(['✅ real footage', 'anime']);
+    // "Another background" has no options at all.
+    expect(menuKeyboard('s1', state, bgs(3), 'en', 6, false, defaults).flat().some((b) => /real footage|faster/.test(b.text))).toBe(false);
   });
 
   it('one page: no navigation row; start needs a background or upscale-only', () => {

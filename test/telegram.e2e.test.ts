@@ -19,6 +19,9 @@ import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
 import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { ENHANCE_QUEUE } from '../src/queue/jobs.js';
 
 /** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
 const MENU_WAIT_MS = 180_000;
@@ -301,20 +304,43 @@ describe('telegram bot', () => {
     await menuIn(fake, group.id, captioned.message_id);
   });
 
-  it('a result over the configured upload limit: the signed link, and a smaller preview that fits', async () => {
-    const { fake } = await startStack({ env: { TELEGRAM_UPLOAD_LIMIT_MB: String(12 / 1024) } });
+  it('a result over the configured upload limit: a copy fitted under it, with the signed link and a caption that says it was fitted', async () => {
+    const limit = 12 * 1024;
+    const { fake, service } = await startStack({ env: { TELEGRAM_UPLOAD_LIMIT_MB: String(limit / 1024 / 1024) } });
     const ann = user(601);
     const chat = privateChat(ann);
     sendVideo(fake, chat, ann, clip);
     const menu = await menuIn(fake, chat.id);
     fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
-    const linkMsg = await until('link message', () => botMessages(fake, chat.id).find((m) => m.text?.includes('/files/')), 90_000);
-    expect(linkMsg.text).toMatch(/more than the 0 MB|more than the 0\.\d MB/);
-    const preview = await fake.waitForCall((c) => c.method === 'sendVideo', 30_000);
-    expect(preview.status).toBe(200);
-    expect(preview.files[0].bytes).toBeLessThanOrEqual(12 * 1024);
-    expect(String(preview.params.caption)).toMatch(/smaller preview/);
+    const sent = await fake.waitForCall((c) => c.method === 'sendVideo', 90_000);
+    expect(sent.status).toBe(200);
+    expect(sent.files[0].bytes).toBeLessThanOrEqual(limit);
+    const job = (await service.queues.enhance.getJobs(['completed'])).find(Boolean);
+    expect((job?.returnvalue as { result?: { bytes?: number } } | undefined)?.result?.bytes).toBeGreaterThan(limit);
+    const caption = String(sent.params.caption);
+    expect(caption).toMatch(/Re-encoded to fit the .* limit/);
+    expect(caption).toMatch(/<a href="[^"]*\/files\/[^"]*sig=[^"]*">Download original quality<\/a>/);
     await until('final status', () => message(fake, chat.id, menu.message_id).text?.includes('Done'));
+    // One delivery: the fitted copy carries the link, no separate link message.
+    expect(fake.calls.filter((c) => c.method === 'sendVideo')).toHaveLength(1);
+    expect(botMessages(fake, chat.id).some((m) => m.text?.includes('/files/'))).toBe(false);
+  });
+
+  it('the menu\'s upscaler model and matting network go into the job\'s options', async () => {
+    const { fake, service } = await startStack({ worker: false });
+    const ann = user(611);
+    const chat = privateChat(ann);
+    sendVideo(fake, chat, ann, clip);
+    const menu = await menuIn(fake, chat.id);
+    const shown = () => buttons(message(fake, chat.id, menu.message_id)).map((b) => b.text);
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, 'anime') });
+    await until('anime marked', () => shown().includes('✅ anime'));
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, 'fine hair') });
+    await until('fine hair marked', () => shown().includes('✅ fine hair'));
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
+    await until('queued', () => message(fake, chat.id, menu.message_id).text?.includes('queued'));
+    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
   it('cancel while queued, a 429 on the status edit, /cancel, ended menus', async () => {
@@ -353,6 +379,30 @@ describe('telegram bot', () => {
     fake.pressButton({ chat, from: ann, messageId: third.message_id, data: button(third, /Cancel/) });
     await until('menu cancelled', () => message(fake, chat.id, third.message_id).text === 'Cancelled.');
     expect(fake.calls.some((c) => c.method === 'sendVideo')).toBe(false);
+  });
+
+  it('/cancel counts a running job that no live worker holds (its cancel is recorded for the next worker)', async () => {
+    const { fake, service, config } = await startStack({ worker: false });
+    const ann = user(621);
+    const chat = privateChat(ann);
+    sendVideo(fake, chat, ann, clip);
+    const menu = await menuIn(fake, chat.id);
+    fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
+    await until('queued', () => message(fake, chat.id, menu.message_id).text?.includes('queued'));
+    // A worker that takes the job and then says nothing: it holds the lock but hears no cancel,
+    // as one cut off from Redis's pub/sub or about to die would.
+    const conn = new Redis(config.redis.url, { maxRetriesPerRequest: null });
+    const silent = new Worker(ENHANCE_QUEUE, null, { connection: conn, prefix: config.queue.prefix });
+    try {
+      const taken = await silent.getNextJob('silent-token');
+      expect(taken).toBeDefined();
+      expect(await service.queues.enhance.getJobCounts('active')).toEqual({ active: 1 });
+      fake.userMessage({ chat, from: ann, text: '/cancel' });
+      await until('cancel reply', () => botMessages(fake, chat.id).find((m) => m.text === 'Cancelling 1 video.'), 30_000);
+    } finally {
+      await silent.close(true);
+      conn.disconnect();
+    }
   });
 
   it('bad inputs and the 20 MB cloud limit: one clear message, nothing queued, nothing downloaded when too big', async () => {

@@ -18,14 +18,16 @@ import { backgroundsDir } from '../backgrounds/select.js';
 import { listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
 import { backgroundLabel, localeFrom, type Locale } from '../i18n/messages.js';
 import { probeVideo } from '../pipeline/probe.js';
-import { cancelJob } from '../queue/cancel.js';
+import { cancelJob, cancelTookEffect } from '../queue/cancel.js';
 import { localeSchema, progressSchema, requesterSchema, type DeliverJobData, type JobProgress, type JobResult, type Requester } from '../queue/jobs.js';
 import { checkLimits, inFlightJobs, pruneInFlight } from '../queue/limits.js';
 import { submitEnhance } from '../queue/producer.js';
 import { queuePosition } from '../queue/queues.js';
 import type { Service } from '../service/context.js';
 import { recompose } from '../pipeline/recompose.js';
+import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 import { makeLink, publicBaseUrl } from '../web/links.js';
+import { prepareDeliveryFor } from '../media/fit.js';
 import type { BotLibrary } from './library-warmup.js';
 import {
   applyMenuAction,
@@ -37,7 +39,7 @@ import {
   type Callback,
   type MenuBackground,
 } from './menu.js';
-import { botTexts, reasonText, statsCaption, statusLine } from './texts.js';
+import { botTexts, escapeHtml, reasonText, statsCaption, statusLine } from './texts.js';
 
 export interface UiMessage {
   /** HTML (Telegram parse_mode HTML). */
@@ -56,6 +58,8 @@ export interface StatsInfo {
   background: string;
   result: JobResult;
   locale: Locale;
+  /** The line saying how it was delivered: as is, fitted to the limit, or link only. */
+  delivery?: string;
 }
 
 export interface VideoMessage {
@@ -130,6 +134,9 @@ const sessionSchema = z.object({
     scale: z.union([z.literal(1), z.literal(2), z.literal(4)]),
     upscaleOnly: z.boolean(),
     keepCutout: z.boolean(),
+    // Sessions saved before these options existed read as "not chosen".
+    model: z.enum(['general', 'anime']).nullable().default(null),
+    mattingModel: z.enum(RVM_VARIANTS).nullable().default(null),
   }),
   jobId: z.string().optional(),
   closed: z.boolean().default(false),
@@ -295,7 +302,10 @@ export class BotFlow {
         background: bg === undefined ? null : backgroundLabel(bg, s.requester.locale),
         upscaleOnly: s.state.upscaleOnly,
       }),
-      buttons: menuKeyboard(s.id, s.state, this.menuBackgrounds(s), s.requester.locale, this.opts.menuPageSize),
+      buttons: menuKeyboard(s.id, s.state, this.menuBackgrounds(s), s.requester.locale, this.opts.menuPageSize, true, {
+        model: this.service.config.upscale.model,
+        mattingModel: this.service.config.matte.rvm.variant,
+      }),
     };
   }
 
@@ -385,7 +395,13 @@ export class BotFlow {
         name: s.name,
         requester,
         background,
-        options: { scale: s.state.scale, keepCutout: s.state.keepCutout, ...(s.state.upscaleOnly ? { matting: 'none' as const } : {}) },
+        options: {
+          scale: s.state.scale,
+          keepCutout: s.state.keepCutout,
+          // Only what the user pressed: the rest stays the worker's config.
+          ...(s.state.model ? { model: s.state.model } : {}),
+          ...(s.state.upscaleOnly ? { matting: 'none' as const } : s.state.mattingModel ? { mattingModel: s.state.mattingModel } : {}),
+        },
         move: true,
         allowBackgroundPaths: false,
       });
@@ -434,7 +450,8 @@ export class BotFlow {
     let n = 0;
     for (const id of ids) {
       const outcome = await cancelJob(this.service.cancel, id);
-      if (outcome === 'removed' || outcome === 'cancelling') n++;
+      // "recorded": no live worker holds it, and the next one ends it unrun — cancelled all the same.
+      if (cancelTookEffect(outcome)) n++;
     }
     return n === 0 ? t.nothingToCancel : t.cancelledJobs(n);
   }
@@ -555,7 +572,7 @@ export class BotFlow {
         const record = { cutout: result.cutout, name: d.inputName, requester };
         await this.service.redis.set(this.cutoutKey(d.jobId), JSON.stringify(record), 'EX', Math.round(this.service.config.storage.keepOutputsHours * 3600));
       }
-      const tooBig = async (withPreview: boolean) => {
+      const linkOnly = async () => {
         if (this.opts.linkWithStats) {
           await this.opts.ui.send(
             requester.chatId,
@@ -564,83 +581,48 @@ export class BotFlow {
           );
           return;
         }
-        await this.opts.ui.send(requester.chatId, { html: linkText }, { replyTo: requester.messageId });
-        if (withPreview) await this.sendPreview(d, file, log);
+        await this.opts.ui.send(requester.chatId, { html: stats.delivery ? `${linkText}\n${escapeHtml(stats.delivery)}` : linkText }, { replyTo: requester.messageId });
       };
-      if (result.bytes > uploadLimit) {
-        log.info({ bytes: result.bytes, uploadLimit }, 'too big to upload: sending the link');
-        await tooBig(true);
-      } else {
-        const thumbnail = await makeThumbnail(file).catch(() => undefined);
-        try {
-          await this.opts.ui.sendVideo(requester.chatId, {
-            stats,
-            link,
-            ...(result.cutout ? { buttons: this.againButtons(d.jobId, requester.locale) } : {}),
-            file,
-            fileName: outputName(d.inputName),
-            width: result.width,
-            height: result.height,
-            durationS: result.durationS,
-            thumbnail,
-            caption: statsCaption({ name: d.inputName, background: d.background, result, locale: requester.locale }),
-            replyTo: requester.messageId,
-          });
-        } catch (err) {
-          if (!(err instanceof UploadTooLargeError)) throw err;
-          log.info('upload refused for its size: sending the link');
-          await tooBig(false);
-        } finally {
-          if (thumbnail) await rm(thumbnail, { force: true });
+      // As it is, a copy re-encoded to fit this place's limit, or the link alone (src/media/fit.ts).
+      const prepared = await prepareDeliveryFor(this.service.config, file, uploadLimit, { onFitError: (err) => log.warn({ err }, 'fitting to the upload limit failed: link only') });
+      try {
+        stats.delivery = prepared.line(requester.locale);
+        if (!prepared.file) {
+          log.info({ bytes: result.bytes, uploadLimit }, 'too big to upload: sending the link');
+          await linkOnly();
+        } else {
+          const fitted = prepared.outcome.kind === 'fitted';
+          const thumbnail = await makeThumbnail(prepared.file).catch(() => undefined);
+          try {
+            await this.opts.ui.sendVideo(requester.chatId, {
+              stats,
+              link,
+              ...(result.cutout ? { buttons: this.againButtons(d.jobId, requester.locale) } : {}),
+              file: prepared.file,
+              fileName: outputName(d.inputName),
+              width: prepared.width,
+              height: prepared.height,
+              durationS: prepared.durationS,
+              thumbnail,
+              caption: statsCaption(stats) + (fitted ? `\n<a href="${escapeHtml(link)}">${escapeHtml(t.downloadOriginal)}</a>` : ''),
+              replyTo: requester.messageId,
+            });
+          } catch (err) {
+            if (!(err instanceof UploadTooLargeError)) throw err;
+            log.info({ outcome: prepared.outcome.kind }, 'upload refused for its size: sending the link');
+            stats.delivery = undefined;
+            await linkOnly();
+          } finally {
+            if (thumbnail) await rm(thumbnail, { force: true });
+          }
         }
+      } finally {
+        await prepared.cleanup();
       }
       await this.service.redis.set(sentKey, '1', 'EX', 7 * 24 * 3600);
       log.info('delivered');
     }
     await final(`${head}\n${t.delivered}`);
-  }
-
-  /**
-   * Beside the link, a smaller preview that fits the upload limit (so the result can be watched in
-   * the chat), when one can be made at a watchable bitrate. Best effort: the link is the delivery.
-   */
-  private async sendPreview(d: DeliverJobData, file: string, log: Logger): Promise<void> {
-    if (!d.outcome.ok) return;
-    const { result } = d.outcome;
-    const target = this.opts.uploadLimitBytes * 0.85;
-    const audioKbps = result.hasAudio ? 64 : 0;
-    const videoKbps = Math.floor((target * 8) / 1000 / Math.max(1, result.durationS)) - audioKbps;
-    if (videoKbps < PREVIEW_MIN_KBPS) return;
-    const out = `${file}.preview-${randomBytes(3).toString('hex')}.mp4`;
-    const t = botTexts(d.requester.locale);
-    try {
-      await execa('ffmpeg', [
-        '-v', 'error', '-nostdin', '-y', '-i', file,
-        '-vf', "scale='min(iw,trunc(480*iw/min(iw,ih)/2)*2)':-2",
-        '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', `${videoKbps}k`, '-maxrate', `${videoKbps}k`, '-bufsize', `${videoKbps * 2}k`, '-pix_fmt', 'yuv420p',
-        ...(result.hasAudio ? ['-c:a', 'aac', '-b:a', `${audioKbps}k`] : ['-an']),
-        '-movflags', '+faststart', out,
-      ], { timeout: 30 * 60_000 });
-      const { size } = await stat(out);
-      if (size > this.opts.uploadLimitBytes) {
-        log.info({ size }, 'preview still too big: not sent');
-        return;
-      }
-      const probed = await probeVideo(out, { maxDurationS: Infinity, maxLongSide: 100_000, maxShortSide: 100_000 });
-      await this.opts.ui.sendVideo(d.requester.chatId, {
-        file: out,
-        fileName: outputName(d.inputName).replace(/\.enhanced\.mp4$/, '.preview.mp4'),
-        width: probed.width,
-        height: probed.height,
-        durationS: probed.durationS,
-        caption: t.preview,
-        replyTo: d.requester.messageId,
-      });
-    } catch (err) {
-      log.warn({ err }, 'preview failed');
-    } finally {
-      await rm(out, { force: true });
-    }
   }
 
   private cutoutKey(jobId: string): string {
@@ -835,8 +817,6 @@ export class BotFlow {
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
-/** Below this a preview is not worth watching. */
-const PREVIEW_MIN_KBPS = 60;
 
 /** A library name: letters (any script), digits, spaces, _ and -, 1-40 characters; never a path. */
 export function validBackgroundName(name: string): boolean {

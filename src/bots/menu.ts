@@ -1,6 +1,6 @@
 /**
  * Pure: the background menu a chat bot shows under a video — pages of background names, a row of
- * options (x2 / x4 / upscale only / keep cut-out) and Start / Cancel — and the callback data of its
+ * options (x2 / x4 / upscale only / keep cut-out; upscaler model; matting network) and Start / Cancel — and the callback data of its
  * buttons. Platform-neutral: a button is { text, data }; the Telegram adapter turns rows into an
  * inline keyboard.
  *
@@ -9,6 +9,7 @@
  * can be long, and non-ASCII names take several bytes per character.
  */
 import type { Locale } from '../i18n/messages.js';
+import type { RvmVariant } from '../pipeline/rvm-variants.js';
 import { botTexts } from './texts.js';
 
 /** Telegram's limit on callback_data, in bytes (UTF-8). */
@@ -31,6 +32,18 @@ export interface MenuState {
   upscaleOnly: boolean;
   /** Keep the cut-out, for quick re-tries with another background. */
   keepCutout: boolean;
+  /** The upscaler's model; null until pressed = config upscale.model. */
+  model: UpscaleModel | null;
+  /** The matting network; null until pressed = config matte.rvm.variant. */
+  mattingModel: RvmVariant | null;
+}
+
+export type UpscaleModel = 'general' | 'anime';
+
+/** What the job gets where the menu left a choice open (config's), so the menu can mark it. */
+export interface MenuDefaults {
+  model: UpscaleModel;
+  mattingModel: RvmVariant;
 }
 
 /** The menu as first shown: the default background picked, on its page. */
@@ -40,6 +53,8 @@ export const initialMenuState = (defaultIndex: number | null, pageSize: number, 
   scale,
   upscaleOnly: false,
   keepCutout: false,
+  model: null,
+  mattingModel: null,
 });
 
 export type MenuAction =
@@ -48,6 +63,8 @@ export type MenuAction =
   | { kind: 'scale'; scale: 2 | 4 }
   | { kind: 'upscaleOnly' }
   | { kind: 'keepCutout' }
+  | { kind: 'model'; model: UpscaleModel }
+  | { kind: 'mattingModel'; mattingModel: RvmVariant }
   | { kind: 'start' }
   | { kind: 'close' }
   /** A label button (the page number): nothing to do. */
@@ -65,6 +82,19 @@ export interface Button {
 
 const ID = /^[A-Za-z0-9_-]{1,40}$/;
 
+/** Two-letter codes (the parser's [a-z]+), none a prefix clash with the one-letter ones. */
+const MODEL_CODES: Record<UpscaleModel, string> = { general: 'mg', anime: 'ma' };
+const MATTING_CODES: Record<RvmVariant, string> = { mobilenetv3: 'rf', resnet50: 'rh' };
+const CODED_ACTIONS: Record<string, MenuAction> = {
+  u: { kind: 'upscaleOnly' },
+  k: { kind: 'keepCutout' },
+  go: { kind: 'start' },
+  x: { kind: 'close' },
+  n: { kind: 'noop' },
+  ...Object.fromEntries(Object.entries(MODEL_CODES).map(([model, code]) => [code, { kind: 'model', model: model as UpscaleModel }])),
+  ...Object.fromEntries(Object.entries(MATTING_CODES).map(([m, code]) => [code, { kind: 'mattingModel', mattingModel: m as RvmVariant }])),
+};
+
 function encodeAction(a: MenuAction): string {
   switch (a.kind) {
     case 'bg':
@@ -77,6 +107,10 @@ function encodeAction(a: MenuAction): string {
       return 'u';
     case 'keepCutout':
       return 'k';
+    case 'model':
+      return MODEL_CODES[a.model];
+    case 'mattingModel':
+      return MATTING_CODES[a.mattingModel];
     case 'start':
       return 'go';
     case 'close':
@@ -113,7 +147,7 @@ export function parseCallback(data: string): Callback | null {
   else if (code === 'p' && n !== null && n < 10_000) action = { kind: 'page', page: n };
   else if (code === 's' && (n === 2 || n === 4)) action = { kind: 'scale', scale: n };
   else if (n === null) {
-    action = ({ u: { kind: 'upscaleOnly' }, k: { kind: 'keepCutout' }, go: { kind: 'start' }, x: { kind: 'close' }, n: { kind: 'noop' } } as const)[code as 'u'] ?? null;
+    action = Object.hasOwn(CODED_ACTIONS, code) ? CODED_ACTIONS[code] : null;
   }
   return action ? { scope: 'menu', session: id, action } : null;
 }
@@ -135,6 +169,10 @@ export function applyMenuAction(state: MenuState, action: MenuAction, total: num
       return { ...state, upscaleOnly: !state.upscaleOnly };
     case 'keepCutout':
       return { ...state, keepCutout: !state.keepCutout };
+    case 'model':
+      return { ...state, model: action.model };
+    case 'mattingModel':
+      return { ...state, mattingModel: action.mattingModel };
     default:
       return state;
   }
@@ -152,6 +190,8 @@ export function menuKeyboard(
   pageSize: number,
   /** false for "Another background": only the background changes. */
   withOptions = true,
+  /** Marked where the user has not chosen (config's choice). */
+  defaults: MenuDefaults = { model: 'general', mattingModel: 'mobilenetv3' },
 ): Button[][] {
   const t = botTexts(locale);
   const cb = (action: MenuAction) => encodeCallback({ scope: 'menu', session, action });
@@ -183,6 +223,21 @@ export function menuKeyboard(
     { text: mark(state.upscaleOnly, t.optionUpscaleOnly), data: cb({ kind: 'upscaleOnly' }) },
     { text: mark(state.keepCutout, t.optionKeepCutout), data: cb({ kind: 'keepCutout' }) },
   ]);
+  if (withOptions) {
+    const model = state.model ?? defaults.model;
+    const matting = state.mattingModel ?? defaults.mattingModel;
+    rows.push([
+      { text: mark(model === 'general', t.optionModelGeneral), data: cb({ kind: 'model', model: 'general' }) },
+      { text: mark(model === 'anime', t.optionModelAnime), data: cb({ kind: 'model', model: 'anime' }) },
+      // Matting does not run for "upscale only": its choice is not offered then.
+      ...(state.upscaleOnly
+        ? []
+        : [
+            { text: mark(matting === 'mobilenetv3', t.optionMattingFast), data: cb({ kind: 'mattingModel', mattingModel: 'mobilenetv3' }) },
+            { text: mark(matting === 'resnet50', t.optionMattingFine), data: cb({ kind: 'mattingModel', mattingModel: 'resnet50' }) },
+          ]),
+    ]);
+  }
   rows.push([
     { text: `▶️ ${t.start}`, data: cb({ kind: 'start' }) },
     { text: `✖️ ${t.cancel}`, data: cb({ kind: 'close' }) },

@@ -25,11 +25,15 @@ export interface BotTexts {
   cancel: string;
   optionUpscaleOnly: string;
   optionKeepCutout: string;
+  /** Upscaler models (issue 13) and matting networks (issue 18), as the menu names them. */
+  optionModelGeneral: string;
+  optionModelAnime: string;
+  optionMattingFast: string;
+  optionMattingFine: string;
   cancelJob: string;
   anotherBackground: string;
   recomposeMenu(p: { name: string; background: string | null }): string;
   recomposing: string;
-  preview: string;
   bgUsage: string;
   bgBadName: string;
   bgExists(name: string): string;
@@ -91,12 +95,15 @@ const en: BotTexts = {
   cancel: 'Cancel',
   optionUpscaleOnly: 'upscale only',
   optionKeepCutout: 'keep cut-out',
+  optionModelGeneral: 'real footage',
+  optionModelAnime: 'anime',
+  optionMattingFast: 'faster',
+  optionMattingFine: 'fine hair',
   cancelJob: 'Cancel',
   anotherBackground: 'Another background',
   recomposeMenu: (p) =>
     `🎨 <b>${escapeHtml(shortName(p.name))}</b>: the same dancer on another background, in seconds.\nBackground: <b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\nPick one, then press Start.`,
   recomposing: '🎨 re-composing…',
-  preview: 'A smaller preview; the full-quality video is at the link above.',
   bgUsage: '/bg shows the backgrounds. Owners: reply to a picture or video with /bg add NAME; /bg remove NAME.',
   bgBadName: 'A background name is 1-40 letters, digits, spaces, _ or -.',
   bgExists: (name) => `There is already a background called ${escapeHtml(name)}.`,
@@ -179,12 +186,15 @@ const zh: BotTexts = {
   cancel: '取消',
   optionUpscaleOnly: '仅放大',
   optionKeepCutout: '保留抠像',
+  optionModelGeneral: '实拍',
+  optionModelAnime: '动漫',
+  optionMattingFast: '更快',
+  optionMattingFine: '发丝精细',
   cancelJob: '取消',
   anotherBackground: '换个背景',
   recomposeMenu: (p) =>
     `🎨 <b>${escapeHtml(shortName(p.name))}</b>：同一位舞者换到另一个背景，只需几秒。\n背景：<b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\n选好后点“开始”。`,
   recomposing: '🎨 正在更换背景…',
-  preview: '较小的预览版；完整画质的视频请用上面的链接下载。',
   bgUsage: '/bg 查看背景。所有者：用 /bg add 名称 回复图片或视频以添加；/bg remove 名称 删除。',
   bgBadName: '背景名称为 1-40 个字母、数字、空格、_ 或 -。',
   bgExists: (name) => `已有名为 ${escapeHtml(name)} 的背景。`,
@@ -318,7 +328,7 @@ export const CAPTION_MAX = 1024;
  * The caption of a delivered video: the name and background, then one line per stage (seconds and
  * fps), the total with the realtime factor, and the devices. HTML, escaped; short enough for a caption.
  */
-export function statsCaption(p: { name: string; background: string; result: JobResult; locale: Locale }): string {
+export function statsCaption(p: { name: string; background: string; result: JobResult; locale: Locale; delivery?: string }): string {
   const { result, locale } = p;
   const zhs = locale === 'zh';
   const stages = result.stats.stages;
@@ -335,6 +345,7 @@ export function statsCaption(p: { name: string; background: string; result: JobR
     )}`,
   ];
   if (result.stats.retries.length > 0) lines.push(escapeHtml(result.stats.retries.join('; ').slice(0, 200)));
+  if (p.delivery) lines.push(escapeHtml(p.delivery));
   return lines.join('\n');
 }
 
