@@ -59,6 +59,8 @@ describe('prepareDelivery on real clips', () => {
       const probe = await ffprobeJson(d.file!);
       const v = probe.streams.find((s) => s.codec_type === 'video')!;
       expect(Math.min(v.width!, v.height!)).toBeGreaterThanOrEqual(540);
+      // 720p counts as BT.709; at 540p an untagged copy would be read as BT.601, so it is tagged.
+      expect(v).toMatchObject({ color_space: 'bt709', color_primaries: 'bt709', color_transfer: 'bt709', color_range: 'tv' });
       expect(probe.streams.some((s) => s.codec_type === 'audio' && s.codec_name === 'aac')).toBe(true);
       expect(await decodesWhole(d.file!)).toBe(2);
     } finally {

@@ -67,15 +67,28 @@ describe('deliveryLine', () => {
 
 describe('fitPassArgs', () => {
   const plan = { kind: 'fitted' as const, targetBytes: 1000, width: 540, height: 960, videoKbps: 1200, audioKbps: 96, bitsPerPixel: 0.08 };
+  const bt709 = { matrix: 'bt709' as const, range: 'tv' as const };
   it('opens the input through the guards, analyses without sound, then writes the file with it', () => {
-    const one = fitPassArgs('/in/a.mp4', '/out/b.mp4', plan, 1, '/tmp/x/log', 'fast');
+    const one = fitPassArgs('/in/a.mp4', '/out/b.mp4', plan, 1, '/tmp/x/log', 'fast', bt709);
     expect(one).toEqual(expect.arrayContaining(['-protocol_whitelist', 'file', '-i', 'file:/in/a.mp4', '-pass', '1', '-an', '-f', 'null']));
     expect(one).not.toContain('/out/b.mp4');
-    const two = fitPassArgs('/in/a.mp4', '/out/b.mp4', plan, 2, '/tmp/x/log', 'fast');
+    const two = fitPassArgs('/in/a.mp4', '/out/b.mp4', plan, 2, '/tmp/x/log', 'fast', bt709);
     expect(two.slice(-3)).toEqual(['-f', 'mp4', '/out/b.mp4']);
     expect(two.join(' ')).toContain('-b:v 1200k -maxrate 2400k -bufsize 4800k -pass 2 -passlogfile /tmp/x/log');
     expect(two.join(' ')).toContain('scale=540:960');
     expect(two.join(' ')).toContain('-c:a aac -b:a 96k');
-    expect(fitPassArgs('/in/a.mp4', '/o.mp4', { ...plan, audioKbps: 0 }, 2, 'l', 'fast')).toContain('-an');
+    expect(fitPassArgs('/in/a.mp4', '/o.mp4', { ...plan, audioKbps: 0 }, 2, 'l', 'fast', bt709)).toContain('-an');
+  });
+  it('keeps the source matrix through the scale and tags it: a BT.709 result stays BT.709 at 540p', () => {
+    const two = fitPassArgs('/in/a.mp4', '/out/b.mp4', plan, 2, 'l', 'fast', bt709).join(' ');
+    expect(two).toContain('in_color_matrix=bt709:in_range=tv:out_color_matrix=bt709:out_range=tv,format=yuv420p');
+    expect(two).toContain('-colorspace bt709 -color_primaries bt709 -color_trc bt709 -color_range tv');
+    // An SD source fitted to SD stays BT.601; fitted to an HD-sized copy it is converted to BT.709.
+    const bt601 = { matrix: 'bt601' as const, range: 'tv' as const };
+    const sd = fitPassArgs('/in/a.mp4', '/out/b.mp4', { ...plan, width: 320, height: 240 }, 2, 'l', 'fast', bt601).join(' ');
+    expect(sd).toContain('in_color_matrix=bt601:in_range=tv:out_color_matrix=bt601');
+    expect(sd).toContain('-colorspace smpte170m');
+    const up = fitPassArgs('/in/a.mp4', '/out/b.mp4', plan, 2, 'l', 'fast', bt601).join(' ');
+    expect(up).toContain('in_color_matrix=bt601:in_range=tv:out_color_matrix=bt709');
   });
 });

@@ -5,6 +5,7 @@ import { execa } from 'execa';
 import { PipelineError } from '../pipeline/errors.js';
 import { probeVideo, safeInputArgs, type VideoInfo } from '../pipeline/probe.js';
 import { requireFfmpeg } from '../pipeline/tools.js';
+import { colourArgs, encodeColour, fromYuvOptions, type SourceColour } from '../pipeline/colour.js';
 import type { Config } from '../config/schema.js';
 import { deliveryLine, DEFAULT_FIT_POLICY, fitPolicy, planDelivery, type DeliveryOutcome, type DeliveryPlan, type FitPolicy } from './plan.js';
 import type { Locale } from '../i18n/messages.js';
@@ -25,6 +26,8 @@ export interface FitOptions {
   signal?: AbortSignal;
   /** The most encodes of the second pass (the first try included). */
   maxTries?: number;
+  /** The input's matrix and range (its probe's `colour`); probed when absent. */
+  colour?: SourceColour;
 }
 
 export interface FitResult {
@@ -33,15 +36,20 @@ export interface FitResult {
   tries: number;
 }
 
-/** Pure: the ffmpeg arguments of one pass (1: analysis, no output; 2: the file). */
-export function fitPassArgs(input: string, output: string, plan: FittedPlan, pass: 1 | 2, passlog: string, preset: string): string[] {
+/**
+ * Pure: the ffmpeg arguments of one pass (1: analysis, no output; 2: the file). The copy keeps the
+ * source's matrix and says so in its tags: a 1080p BT.709 result fitted to 540p would otherwise be
+ * read as BT.601 by players (untagged SD) and shift its colours.
+ */
+export function fitPassArgs(input: string, output: string, plan: FittedPlan, pass: 1 | 2, passlog: string, preset: string, colour: SourceColour): string[] {
   const rate = plan.videoKbps;
+  const out = encodeColour(colour, plan.width, plan.height);
   return [
     '-v', 'error', '-nostdin', '-y',
     ...safeInputArgs(input),
     '-map', '0:v:0', ...(pass === 2 && plan.audioKbps > 0 ? ['-map', '0:a:0?'] : []),
-    '-vf', `scale=${plan.width}:${plan.height}:flags=lanczos,format=yuv420p`,
-    '-c:v', 'libx264', '-preset', preset, '-profile:v', 'high',
+    '-vf', `scale=${plan.width}:${plan.height}:flags=lanczos:${fromYuvOptions(colour)}:out_color_matrix=${out.matrix}:out_range=tv,format=yuv420p`,
+    '-c:v', 'libx264', '-preset', preset, '-profile:v', 'high', ...colourArgs(out),
     '-b:v', `${rate}k`,
     // A ceiling on the peaks keeps the copy streamable; the average is what two-pass controls.
     '-maxrate', `${Math.round(rate * 2)}k`, '-bufsize', `${Math.round(rate * 4)}k`,
@@ -65,12 +73,13 @@ export async function fitToSize(input: string, output: string, plan: FittedPlan,
     }
   };
   try {
+    const colour = opts.colour ?? (await probeVideo(input, NO_LIMITS, { signal: opts.signal })).colour;
     const passlog = path.join(work, 'x264');
-    await run(fitPassArgs(input, output, plan, 1, passlog, preset));
+    await run(fitPassArgs(input, output, plan, 1, passlog, preset, colour));
     let current = plan;
     const maxTries = opts.maxTries ?? 3;
     for (let tries = 1; ; tries++) {
-      await run(fitPassArgs(input, output, current, 2, passlog, preset));
+      await run(fitPassArgs(input, output, current, 2, passlog, preset, colour));
       const { size } = await stat(output);
       if (size <= plan.targetBytes) return { bytes: size, tries };
       if (tries >= maxTries) throw new PipelineError('TOO_LARGE', `fitted copy is ${size} bytes, over ${plan.targetBytes}`, { bytes: size, target: plan.targetBytes });
@@ -141,7 +150,7 @@ export async function prepareDelivery(opts: PrepareOptions): Promise<PreparedDel
   if (plan.kind === 'fitted' && opts.fit !== false) {
     const out = opts.fittedPath ?? `${opts.file}.fit-${opts.limitBytes}.mp4`;
     try {
-      const r = await fitToSize(opts.file, out, plan, opts);
+      const r = await fitToSize(opts.file, out, plan, { colour: info.colour, ...opts });
       return done(plan, { ...base, kind: 'fitted', sentBytes: r.bytes, sentWidth: plan.width, sentHeight: plan.height }, out, plan.width, plan.height, () => rm(out, { force: true }));
     } catch (err) {
       if (err instanceof PipelineError && err.code === 'CANCELLED') throw err;

@@ -38,7 +38,7 @@ export async function ffmpeg(args: string[]): Promise<void> {
   await execa('ffmpeg', ['-v', 'error', '-y', ...args]);
 }
 
-export interface ProbedStream { codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string; r_frame_rate?: string; nb_frames?: string; duration?: string }
+export interface ProbedStream { codec_type: string; codec_name: string; width?: number; height?: number; pix_fmt?: string; r_frame_rate?: string; nb_frames?: string; duration?: string; color_space?: string; color_primaries?: string; color_transfer?: string; color_range?: string }
 export async function ffprobeJson(file: string): Promise<{ streams: ProbedStream[]; format: { duration?: string; format_name: string } }> {
   const { stdout } = await execa('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', file]);
   return JSON.parse(stdout);
