@@ -11,7 +11,7 @@ import {
   resolveBackground,
   type Background,
 } from '../src/backgrounds/library.js';
-import { PipelineError } from '../src/pipeline/errors.js';
+import { PipelineError } from '../src/errors.js';
 import { clips, ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { rejection } from './helpers/assert.js';
 

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
-import { toolsRvmModelPath } from '../src/pipeline/tools.js';
+import { toolsRvmModelPath } from '../src/machine/tools.js';
 import { clips, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 
 const tmp = tempDir('dancelift-cli-mm-');

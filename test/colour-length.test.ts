@@ -62,7 +62,7 @@ describe('length (pure)', () => {
 });
 
 describe('the general model x2 / x3 (pure)', async () => {
-  const { scaledParam } = await import('../src/provision/general-model.js');
+  const { scaledParam } = await import('../src/machine/provision/general-model.js');
   const x4 = ['7767517', '4 5', 'Input in 0 1 data', 'Convolution c 1 1 data a 0=48 1=3', 'PixelShuffle p 1 1 a b 0=4', 'BinaryOp add 2 1 b data output', ''].join('\n');
   it('appends a bicubic resize by scale / 4 and counts it, as realesr-animevideov3-x2 does', () => {
     const x2 = scaledParam(x4, 2).split('\n');

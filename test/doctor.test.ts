@@ -5,7 +5,7 @@ import type { Config } from '../src/config/schema.js';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { rvmModel, tempDir } from './helpers/media.js';
-import { doctor, formatDoctor, shortError, tinyOnnxModel, type Check, type DoctorResult } from '../src/doctor.js';
+import { doctor, formatDoctor, shortError, tinyOnnxModel, type Check, type DoctorResult } from '../src/machine/doctor.js';
 
 function config(patch: (c: Config) => void = () => undefined): Config {
   const c = structuredClone(loadConfig({ env: {} }));

@@ -1,7 +1,7 @@
 /** The H.264 encoder choice: pure decision, ffmpeg's encoder list, and auto on this machine. */
 import { describe, expect, it } from 'vitest';
 import { ffmpegNvencEncoders, noteEncoderFailure, parseNvencEncoders, pickEncoder, resetEncoderChoice, resolveEncode } from '../src/pipeline/encoder.js';
-import { nvidiaGpus } from '../src/pipeline/nvidia.js';
+import { nvidiaGpus } from '../src/machine/nvidia.js';
 
 const facts = { nvidiaGpu: true, ffmpegHasNvenc: true, probe: { ok: true, detail: 'ok' }, failedBefore: null };
 

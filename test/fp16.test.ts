@@ -2,9 +2,9 @@
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareOnCpu, fp16Sibling, psnr, toHalf } from '../src/provision/fp16.js';
-import { ncnnToOnnx } from '../src/provision/ncnn-to-onnx.js';
-import { findRealesrgan } from '../src/pipeline/tools.js';
+import { compareOnCpu, fp16Sibling, psnr, toHalf } from '../src/machine/provision/fp16.js';
+import { ncnnToOnnx } from '../src/machine/provision/ncnn-to-onnx.js';
+import { findRealesrgan } from '../src/machine/tools.js';
 import { testConfig } from './helpers/fixtures.js';
 import { tempDir } from './helpers/media.js';
 

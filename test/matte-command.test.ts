@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import { PipelineError } from '../src/pipeline/errors.js';
+import { PipelineError } from '../src/errors.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { createCommandMatte, splitTemplate, substituteArgs } from '../src/pipeline/engines/matte-command.js';
 import { clips, decodeRgb, tempDir } from './helpers/media.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PipelineError } from '../src/pipeline/errors.js';
+import { PipelineError } from '../src/errors.js';
 import type { Chunk, MatteEngine, StageContext } from '../src/pipeline/types.js';
 import { chooseDownsampleRatio, createRvmMatte } from '../src/pipeline/engines/matte-rvm.js';
 import { planarToRgba, rgb24ToPlanarFloat, rgb24WithAlphaToRgba } from '../src/pipeline/engines/rvm-tensor.js';

@@ -9,7 +9,7 @@ import {
   stageLabel,
   TEXTS,
 } from '../src/i18n/messages.js';
-import { PipelineError, type ErrorCode } from '../src/pipeline/errors.js';
+import { PipelineError, type ErrorCode } from '../src/errors.js';
 import { DEFAULT_BACKGROUNDS } from '../src/backgrounds/library.js';
 
 /** Representative params for each code, as the pipeline raises them. */

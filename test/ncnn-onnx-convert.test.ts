@@ -2,9 +2,9 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
-import { ProtoWriter, attribute, fieldKey, floatTensor, varint } from '../src/provision/onnx-proto.js';
-import { NcnnBinReader, NcnnFormatError, TAG_FP16, TAG_INT8, halfToFloat, parseNcnnParam } from '../src/provision/ncnn-model.js';
-import { ncnnToOnnx } from '../src/provision/ncnn-to-onnx.js';
+import { ProtoWriter, attribute, fieldKey, floatTensor, varint } from '../src/machine/provision/onnx-proto.js';
+import { NcnnBinReader, NcnnFormatError, TAG_FP16, TAG_INT8, halfToFloat, parseNcnnParam } from '../src/machine/provision/ncnn-model.js';
+import { ncnnToOnnx } from '../src/machine/provision/ncnn-to-onnx.js';
 import { mirror, planTiles, planarToTile, tileToPlanar } from '../src/pipeline/engines/upscale-tiles.js';
 import { repoRoot } from './helpers/media.js';
 

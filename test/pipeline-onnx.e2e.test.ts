@@ -2,7 +2,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enhance } from '../src/pipeline/index.js';
-import { convertIfNeeded } from '../src/provision/realesrgan-onnx.js';
+import { convertIfNeeded } from '../src/machine/provision/realesrgan-onnx.js';
 import { toolsRealesrganOnnxDir } from '../src/pipeline/onnx-upscale-models.js';
 import { clips, ffprobeJson, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enhance } from '../src/pipeline/index.js';
 import { recompose } from '../src/pipeline/recompose.js';
-import { PipelineError } from '../src/pipeline/errors.js';
+import { PipelineError } from '../src/errors.js';
 import { clips, ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { boxMean, frameAt, makeClip, testConfig } from './helpers/fixtures.js';
 

@@ -1,7 +1,7 @@
 import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probeVideo, interpretProbe, classifyProbeFailure, defaultLimits } from '../src/pipeline/probe.js';
+import { probeVideo, interpretProbe, classifyProbeFailure, defaultLimits } from '../src/media/probe.js';
 import { planNormalize, decodeArgs } from '../src/pipeline/decode.js';
 import { clips, ffmpeg, tempDir } from './helpers/media.js';
 import { rejection } from './helpers/assert.js';

@@ -14,9 +14,9 @@ import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { createMatter } from '../src/pipeline/engines/index.js';
 import { rvmFileName } from '../src/pipeline/rvm-variants.js';
-import { findRvmModel, toolsRvmModelPath } from '../src/pipeline/tools.js';
-import { formatProvision, provision } from '../src/provision/index.js';
-import { ensureRvmModel, rvmReleaseFile } from '../src/provision/rvm.js';
+import { findRvmModel, toolsRvmModelPath } from '../src/machine/tools.js';
+import { formatProvision, provision } from '../src/machine/provision/index.js';
+import { ensureRvmModel, rvmReleaseFile } from '../src/machine/provision/rvm.js';
 import { rejection } from './helpers/assert.js';
 import { rvmModel, tempDir } from './helpers/media.js';
 

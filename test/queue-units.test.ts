@@ -56,8 +56,8 @@ describe('service commands', () => {
 
 describe('classifyFailure', async () => {
   const { classifyFailure } = await import('../src/queue/failure.js');
-  const { PipelineError } = await import('../src/pipeline/errors.js');
-  const { UnsafePathError } = await import('../src/queue/storage.js');
+  const { PipelineError } = await import('../src/errors.js');
+  const { UnsafePathError } = await import('../src/storage/storage.js');
   const { enhanceJobSchema } = await import('../src/queue/jobs.js');
 
   it('makes schema-invalid data, a refused path and a full disk final, with codes of their own', () => {

@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { estimateStartup, framesForShare, maxFramesForTemp, parseDoneLine, planCallFrames } from '../src/pipeline/engines/realesrgan-calls.js';
 import { runInCalls } from '../src/pipeline/engines/run-in-calls.js';
 import { createRealesrganUpscale, realesrganArgs } from '../src/pipeline/engines/upscale-realesrgan.js';
-import { findRealesrgan } from '../src/pipeline/tools.js';
+import { findRealesrgan } from '../src/machine/tools.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { testConfig } from './helpers/fixtures.js';
 import { clips, decodeRgb, tempDir } from './helpers/media.js';

@@ -8,7 +8,7 @@ import {
   jsonResultLine,
   roundTo,
 } from '../src/cli/render.js';
-import { PipelineError } from '../src/pipeline/errors.js';
+import { PipelineError } from '../src/errors.js';
 import type { Progress, RunStats } from '../src/pipeline/types.js';
 
 const stats: RunStats = {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServiceRefusal } from '../src/queue/limits.js';
-import { createStorage, safeExtension, UnsafePathError, type Storage } from '../src/queue/storage.js';
+import { createStorage, safeExtension, UnsafePathError, type Storage } from '../src/storage/storage.js';
 
 let tmp: string;
 let storage: Storage;
@@ -155,14 +155,14 @@ describe('disk space', () => {
 
 describe('sweeping inputs of ended jobs', () => {
   it('reads the job id back from an input name', async () => {
-    const { jobIdOfInput } = await import('../src/queue/storage.js');
+    const { jobIdOfInput } = await import('../src/storage/storage.js');
     expect(jobIdOfInput(storage.newInputPath('j0123456789ab', 'My Dance!.MP4').rel)).toBe('j0123456789ab');
     expect(jobIdOfInput(storage.newInputPath('j-with-dash', 'clip').rel)).toBe('j-with-dash');
     expect(jobIdOfInput('notes.txt')).toBeNull();
   });
 
   it('removes only old inputs whose job has ended, and asks about no young one', async () => {
-    const { INPUT_GRACE_MS } = await import('../src/queue/storage.js');
+    const { INPUT_GRACE_MS } = await import('../src/storage/storage.js');
     const now = Date.now();
     const make = (jobId: string, ageMs: number) => {
       const p = storage.newInputPath(jobId, 'v.mp4');

@@ -13,7 +13,7 @@ import {
   parseVulkaninfoSummary,
   pickVulkanDevice,
   vulkanDevices,
-} from '../src/pipeline/tools.js';
+} from '../src/machine/tools.js';
 import { tempDir } from './helpers/media.js';
 
 const MODEL = 'realesr-animevideov3';

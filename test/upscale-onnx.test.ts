@@ -7,12 +7,12 @@ import { copyFileSync, mkdirSync, readFileSync, rmSync, utimesSync, writeFileSyn
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { convertIfNeeded, provisionRealesrganOnnx, stampPath } from '../src/provision/realesrgan-onnx.js';
+import { convertIfNeeded, provisionRealesrganOnnx, stampPath } from '../src/machine/provision/realesrgan-onnx.js';
 import { createOnnxUpscale } from '../src/pipeline/engines/upscale-onnx.js';
 import { createUpscaler } from '../src/pipeline/engines/index.js';
 import { realesrganArgs } from '../src/pipeline/engines/upscale-realesrgan.js';
-import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../src/pipeline/tools.js';
-import { PipelineError } from '../src/pipeline/errors.js';
+import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../src/machine/tools.js';
+import { PipelineError } from '../src/errors.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { clips, ffmpeg, repoRoot, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';

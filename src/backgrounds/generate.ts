@@ -10,7 +10,7 @@ import { link, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import type { Config, generatorSchema } from '../config/schema.js';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../errors.js';
 import { txt2imgA1111 } from './generator-a1111.js';
 import { txt2imgComfy } from './generator-comfyui.js';
 import { generatorError, type GeneratorHttp } from './generator-http.js';

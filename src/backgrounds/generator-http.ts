@@ -3,7 +3,7 @@
  * reason the user can act on (server down, too slow, refused). Node's own fetch: the servers speak
  * plain JSON over HTTP, so no client library is needed.
  */
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../errors.js';
 
 export interface GeneratorHttp {
   /** Base URL without a trailing slash, e.g. http://127.0.0.1:7860. */

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../errors.js';
 import { backgroundFileInputArgs, fileUrl } from './library.js';
 
 export const LOOP_FPS = 25;

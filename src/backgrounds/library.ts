@@ -12,8 +12,8 @@ import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { PipelineError } from '../pipeline/errors.js';
-import { fileUrl, VIDEO_DEMUXERS } from '../pipeline/probe.js';
+import { PipelineError } from '../errors.js';
+import { fileUrl, VIDEO_DEMUXERS } from '../media/probe.js';
 
 export { fileUrl };
 

@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import type { Background } from '../backgrounds/library.js';
 import { planNormalize, type NormalizePlan } from '../pipeline/decode.js';
-import { probeVideo, type VideoInfo } from '../pipeline/probe.js';
+import { probeVideo, type VideoInfo } from '../media/probe.js';
 import type { StageSample } from './stats.js';
 
 export interface SideSpec {

@@ -23,10 +23,10 @@ import { ffmpegNvencEncoders } from '../pipeline/encoder.js';
 import { estimateStartup, parseDoneLine } from '../pipeline/engines/realesrgan-calls.js';
 import { parseVulkanDevice, realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
 import { locateRealesrganOnnx } from '../pipeline/onnx-upscale-models.js';
-import { findRealesrgan, findRvmModel, vulkanDeviceList } from '../pipeline/tools.js';
-import { nvidiaGpus, type NvidiaGpu } from '../pipeline/nvidia.js';
+import { findRealesrgan, findRvmModel, vulkanDeviceList } from '../machine/tools.js';
+import { nvidiaGpus, type NvidiaGpu } from '../machine/nvidia.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
-import { fp16Sibling } from '../provision/fp16.js';
+import { fp16Sibling } from '../machine/provision/fp16.js';
 import { encodePng, syntheticFrame } from './png.js';
 import { checkSizes } from './gpu-check-sizes.js';
 

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Config } from '../config/schema.js';
-import { isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../pipeline/tools.js';
+import { isCpuVulkanDevice, pickVulkanDevice, vulkanDeviceList } from '../machine/tools.js';
 
 export function cpuModel(): string {
   try {

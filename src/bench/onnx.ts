@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
-import { toolsRealesrganDir } from '../pipeline/tools.js';
+import { toolsRealesrganDir } from '../machine/tools.js';
 
 export function onnxModelsDir(config: Config): string {
   const configured = config.upscale.onnx?.modelsDir;

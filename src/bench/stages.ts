@@ -11,7 +11,7 @@ import { decodeChunks } from '../pipeline/decode.js';
 import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/engines/index.js';
 import { makeRunDir } from '../pipeline/tempdir.js';
 import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
-import { findRvmModel } from '../pipeline/tools.js';
+import { findRvmModel } from '../machine/tools.js';
 import { resolveEncode } from '../pipeline/encoder.js';
 import { runInCalls } from '../pipeline/engines/run-in-calls.js';
 import { isCallEngine, type CallUpscaleEngine } from '../pipeline/engines/upscale-realesrgan.js';

@@ -17,7 +17,7 @@ import { z } from 'zod';
 import { backgroundsDir } from '../backgrounds/select.js';
 import { listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
 import { backgroundLabel, localeFrom, type Locale } from '../i18n/messages.js';
-import { probeVideo } from '../pipeline/probe.js';
+import { probeVideo } from '../media/probe.js';
 import { cancelJob, cancelTookEffect } from '../queue/cancel.js';
 import { localeSchema, progressSchema, requesterSchema, type DeliverJobData, type JobProgress, type JobResult, type Requester } from '../queue/jobs.js';
 import { checkLimits, inFlightJobs, pruneInFlight } from '../queue/limits.js';

@@ -8,7 +8,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { backgroundFileInputArgs, resolveBackground, type BackgroundEntry } from '../backgrounds/library.js';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../errors.js';
 
 const THUMB = 160;
 

@@ -3,7 +3,7 @@
  * nvidia-smi reports when the configuration is loaded and an estimate of one job's GPU memory by
  * its engines. No NVIDIA GPU: 1 (the engines then share the CPU, where two jobs gain nothing).
  */
-import { nvidiaGpusSync, type NvidiaGpu } from '../pipeline/nvidia.js';
+import { nvidiaGpusSync, type NvidiaGpu } from '../machine/nvidia.js';
 
 /**
  * MiB of GPU memory one job holds at 1080p output, per engine: realesrgan-ncnn-vulkan with its

@@ -6,7 +6,7 @@
  * Error texts never contain file paths: the CLI prints the input's name beside them, and a chat
  * user must not see the server's storage paths.
  */
-import { ERROR_CODES, type ErrorCode } from '../pipeline/errors.js';
+import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
 export { ERROR_CODES };
 import type { StageName } from '../pipeline/types.js';

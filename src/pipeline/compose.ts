@@ -1,9 +1,9 @@
 import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { backgroundFileInputArgs, type Background } from '../backgrounds/library.js';
-import { fileUrl, INPUT_GUARDS } from './probe.js';
+import { fileUrl, INPUT_GUARDS } from '../media/probe.js';
 import type { Chunk, PixelFormat } from './types.js';
-import { PipelineError } from './errors.js';
+import { PipelineError } from '../errors.js';
 import { colourArgs, toYuvFilter, type EncodeColour } from './colour.js';
 import { lengthFilters, planLength, type LengthPlan } from './length.js';
 

@@ -1,9 +1,9 @@
 import { execa } from 'execa';
-import type { VideoInfo } from './probe.js';
-import { safeInputArgs } from './probe.js';
+import type { VideoInfo } from '../media/probe.js';
+import { safeInputArgs } from '../media/probe.js';
 import { readFrameChunks } from './frames.js';
 import { frameBytes, type Chunk } from './types.js';
-import { PipelineError } from './errors.js';
+import { PipelineError } from '../errors.js';
 import { fromYuvOptions, type SourceColour } from './colour.js';
 
 export interface NormalizePlan {

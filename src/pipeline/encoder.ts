@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import type { EncodeSettings } from './compose.js';
-import { nvidiaGpus } from './nvidia.js';
+import { nvidiaGpus } from '../machine/nvidia.js';
 
 export type CodecSetting = 'auto' | EncodeSettings['codec'];
 

@@ -7,8 +7,8 @@
  */
 import { execa, type ResultPromise } from 'execa';
 import { drainedOrClosed } from './compose.js';
-import { PipelineError } from './errors.js';
-import { fileUrl, INPUT_GUARDS } from './probe.js';
+import { PipelineError } from '../errors.js';
+import { fileUrl, INPUT_GUARDS } from '../media/probe.js';
 import type { Chunk } from './types.js';
 
 export interface AlphaExportPlan {

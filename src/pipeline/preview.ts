@@ -8,9 +8,9 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { PipelineError } from './errors.js';
+import { PipelineError } from '../errors.js';
 import { enhance, type EnhanceRequest, type EnhanceResult } from './index.js';
-import { fileUrl, INPUT_GUARDS, probeVideo } from './probe.js';
+import { fileUrl, INPUT_GUARDS, probeVideo } from '../media/probe.js';
 import { chooseTempRoot, makeRunDir } from './tempdir.js';
 
 /** Motion is measured on frames this wide: enough to see a dancer move, tiny to decode. */

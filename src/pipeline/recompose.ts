@@ -8,9 +8,9 @@ import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { audioArgs, backgroundInputArgs, coverFilter, overlayChain, videoEncodeArgs, type EncodeSettings } from './compose.js';
 import { encodeColour, fromYuvOptions, sourceColour, type SourceColour } from './colour.js';
 import { lengthFilters, planLength } from './length.js';
-import { PipelineError } from './errors.js';
+import { PipelineError } from '../errors.js';
 import { partialName, type EnhanceResult } from './index.js';
-import { fileUrl, INPUT_GUARDS, streamDurationS } from './probe.js';
+import { fileUrl, INPUT_GUARDS, streamDurationS } from '../media/probe.js';
 import type { Progress } from './types.js';
 
 export interface CutoutInfo {

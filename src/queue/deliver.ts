@@ -5,7 +5,7 @@ import type { Config } from '../config/schema.js';
 import { deliverJobSchema, type DeliverJobData, type EnhanceJobData, type Requester } from './jobs.js';
 import { deliverQueueName, type Queues } from './queues.js';
 import { createOutageLog } from './outage.js';
-import { outageOf } from './redis.js';
+import { outageOf } from '../redis/redis.js';
 
 /**
  * Puts the outcome of an enhance job on its platform's delivery queue. The delivery's id is fixed

@@ -1,7 +1,7 @@
 import { ZodError } from 'zod';
-import { isPipelineError } from '../pipeline/errors.js';
+import { isPipelineError } from '../errors.js';
 import type { WireError } from './jobs.js';
-import { UnsafePathError } from './storage.js';
+import { UnsafePathError } from '../storage/storage.js';
 
 export interface Failure {
   error: WireError;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ERROR_CODES } from '../pipeline/errors.js';
+import { ERROR_CODES } from '../errors.js';
 import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 
 /**

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { backgroundsDir } from '../backgrounds/select.js';
 import { ensureDefaultBackgrounds, resolveBackground } from '../backgrounds/library.js';
-import { probeVideo } from '../pipeline/probe.js';
+import { probeVideo } from '../media/probe.js';
 import { enhanceJobSchema, type EnhanceJobData, type EnhanceOptions, type Requester } from './jobs.js';
 import { queuePosition, type Queues } from './queues.js';
 

@@ -4,7 +4,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { enhance } from '../pipeline/index.js';
-import { PipelineError } from '../pipeline/errors.js';
+import { PipelineError } from '../errors.js';
 import type { Progress, StageName } from '../pipeline/types.js';
 import { ENHANCE_QUEUE, enhanceJobSchema, requesterSchema, type DeliverJobData, type EnhanceJobData, type JobResult, type WireError } from './jobs.js';
 import { summarizeProgress } from './progress.js';
@@ -16,7 +16,7 @@ import { acknowledgeCancel, cancelChannel, cancelRequested } from './cancel.js';
 import { classifyFailure } from './failure.js';
 import { readDoneMarker, writeDoneMarker } from './done-marker.js';
 import { createOutageLog } from './outage.js';
-import { outageOf } from './redis.js';
+import { outageOf } from '../redis/redis.js';
 
 /** What the worker needs from the rest of the service (wired in src/service/). */
 export interface WorkerDeps {

@@ -3,9 +3,9 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
-import { probeVideo } from '../pipeline/probe.js';
-import { safeInputArgs } from '../pipeline/probe.js';
-import { requireFfmpeg } from '../pipeline/tools.js';
+import { probeVideo } from '../media/probe.js';
+import { safeInputArgs } from '../media/probe.js';
+import { requireFfmpeg } from '../machine/tools.js';
 import { resultSchema, type JobResult } from '../queue/jobs.js';
 
 /**

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { PipelineError } from '../../src/pipeline/errors.js';
+import { PipelineError } from '../../src/errors.js';
 
 /** Awaits a promise (or calls a function) that must fail with a PipelineError, and returns that error. */
 export async function rejection(p: Promise<unknown> | (() => unknown)): Promise<PipelineError> {

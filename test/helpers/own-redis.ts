@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { findRedisServer, freePort, pingRedis } from '../../src/queue/redis.js';
+import { findRedisServer, freePort, pingRedis } from '../../src/redis/redis.js';
 import { sleep } from './wait.js';
 
 /**

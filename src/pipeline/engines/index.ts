@@ -1,10 +1,10 @@
 import type { Config } from '../../config/schema.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } from '../tools.js';
-import { PipelineError, isPipelineError } from '../errors.js';
+import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } from '../../machine/tools.js';
+import { PipelineError, isPipelineError } from '../../errors.js';
 import type { RvmVariant } from '../rvm-variants.js';
-import { ensureRvmModel } from '../../provision/rvm.js';
+import { ensureRvmModel } from '../../machine/provision/rvm.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { createNoMatte, createNoUpscale } from './passthrough.js';
 import { createFfmpegUpscale } from './upscale-ffmpeg.js';

@@ -15,7 +15,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
 import { rgb24WithAlphaToRgba } from './rvm-tensor.js';
 

@@ -21,7 +21,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
 import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
 import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';

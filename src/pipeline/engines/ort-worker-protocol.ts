@@ -4,7 +4,7 @@
  * differ, hence the type parameter.
  */
 import type { Chunk, EngineInfo } from '../types.js';
-import { PipelineError, type ErrorCode } from '../errors.js';
+import { PipelineError, type ErrorCode } from '../../errors.js';
 
 /** Chunks cross the thread boundary as plain data: a Uint8Array (transferred, not copied). */
 export type WireChunk = Omit<Chunk, 'pixels'> & { pixels: Uint8Array };

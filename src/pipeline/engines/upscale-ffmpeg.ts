@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import type { Chunk, EngineInfo, StageContext, UpscaleEngine } from '../types.js';
 import { frameBytes } from '../types.js';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 
 /** Pure: one ffmpeg call that scales a chunk of raw frames with lanczos. */
 export function lanczosArgs(width: number, height: number, scale: number, format: Chunk['format']): string[] {

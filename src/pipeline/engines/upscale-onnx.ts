@@ -11,7 +11,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type StageContext, type UpscaleEngine } from '../types.js';
 import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
 import { planTiles, planarToTile, tileToPlanar, type Tile } from './upscale-tiles.js';

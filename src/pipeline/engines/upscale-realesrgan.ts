@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { Chunk, EngineInfo, StageContext, UpscaleEngine } from '../types.js';
 import { frameBytes } from '../types.js';
-import { PipelineError } from '../errors.js';
+import { PipelineError } from '../../errors.js';
 import { dirBytes } from '../tempdir.js';
 import {
   estimateStartup,

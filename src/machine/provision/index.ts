@@ -3,13 +3,13 @@
  * models, and the RVM model. Already-present tools are left alone and nothing touches the network
  * then, so setup can run offline once it has run online.
  */
-import type { Config } from '../config/schema.js';
+import type { Config } from '../../config/schema.js';
 import { provisionRealesrgan } from './realesrgan.js';
 import { provisionRvm } from './rvm.js';
 import { provisionRealesrganOnnx } from './realesrgan-onnx.js';
 import { provisionGeneralModel } from './general-model.js';
 import type { ProvisionContext, StepResult } from './types.js';
-import type { RvmVariant } from '../pipeline/rvm-variants.js';
+import type { RvmVariant } from '../../pipeline/rvm-variants.js';
 
 export type { NpmPack, ProvisionContext, StepResult, StepStatus } from './types.js';
 export { downloadVerified, DownloadError, sha256File } from './download.js';

@@ -5,11 +5,11 @@
  * never downloaded.
  */
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
-import { packageRoot } from '../config/load.js';
-import { PipelineError } from '../pipeline/errors.js';
-import { rvmFileName, type RvmPrecision, type RvmVariant } from '../pipeline/rvm-variants.js';
-import { locateRvmModel, toolsRvmModelPath, type Found } from '../pipeline/tools.js';
+import type { Config } from '../../config/schema.js';
+import { packageRoot } from '../../config/load.js';
+import { PipelineError } from '../../errors.js';
+import { rvmFileName, type RvmPrecision, type RvmVariant } from '../../pipeline/rvm-variants.js';
+import { locateRvmModel, toolsRvmModelPath, type Found } from '../tools.js';
 import { downloadVerified, type FetchLike } from './download.js';
 import { errorMessage, type ProvisionContext, type StepResult } from './types.js';
 

@@ -7,8 +7,8 @@ import { createRequire } from 'node:module';
 import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import { z } from 'zod';
-import type { Config } from './config/schema.js';
-import { packageRoot } from './config/load.js';
+import type { Config } from '../config/schema.js';
+import { packageRoot } from '../config/load.js';
 import {
   findExecutable,
   installHint,
@@ -23,9 +23,9 @@ import {
   type Attempt,
   type Located,
   type Found,
-} from './pipeline/tools.js';
-import { locateRealesrganOnnx, realesrganOnnxDir } from './pipeline/onnx-upscale-models.js';
-import { RVM_VARIANTS, rvmFileName } from './pipeline/rvm-variants.js';
+} from './tools.js';
+import { locateRealesrganOnnx, realesrganOnnxDir } from '../pipeline/onnx-upscale-models.js';
+import { RVM_VARIANTS, rvmFileName } from '../pipeline/rvm-variants.js';
 import { rvmReleaseFile } from './provision/rvm.js';
 import { gpuChecks, gpuFacts } from './doctor-gpu.js';
 

@@ -9,9 +9,9 @@ import { chmod, copyFile, mkdir, readdir, rename, rm, stat, writeFile } from 'no
 import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
-import type { Config } from '../config/schema.js';
-import { packageRoot } from '../config/load.js';
-import { locateRealesrgan, realesrganFileName, toolsRealesrganDir, type RealesrganFound } from '../pipeline/tools.js';
+import type { Config } from '../../config/schema.js';
+import { packageRoot } from '../../config/load.js';
+import { locateRealesrgan, realesrganFileName, toolsRealesrganDir, type RealesrganFound } from '../tools.js';
 import { downloadVerified, sha256File } from './download.js';
 import { readZip, readZipEntry } from './zip.js';
 import { errorMessage, type NpmPack, type ProvisionContext, type StepResult } from './types.js';

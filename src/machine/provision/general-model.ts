@@ -8,9 +8,9 @@
 import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Config } from '../config/schema.js';
-import { packageRoot } from '../config/load.js';
-import { GENERAL_FAMILY } from '../pipeline/upscale-models.js';
+import type { Config } from '../../config/schema.js';
+import { packageRoot } from '../../config/load.js';
+import { GENERAL_FAMILY } from '../../pipeline/upscale-models.js';
 import { cachedNpmTarball } from './realesrgan.js';
 import { sourceDir } from './realesrgan-onnx.js';
 import { errorMessage, type ProvisionContext, type StepResult } from './types.js';

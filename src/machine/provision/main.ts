@@ -2,7 +2,7 @@
  * `node dist/provision/main.js`: what scripts/setup runs (the CLI may not be built yet then).
  * Exit 1 when something the configured engines need could not be provided.
  */
-import { loadConfig } from '../config/load.js';
+import { loadConfig } from '../../config/load.js';
 import { formatProvision, provision } from './index.js';
 import { provisionFp16Upscalers } from './fp16.js';
 

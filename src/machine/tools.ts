@@ -10,8 +10,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import type { Config } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
-import { PipelineError } from './errors.js';
-import { rvmFileName, type RvmVariant } from './rvm-variants.js';
+import { PipelineError } from '../errors.js';
+import { rvmFileName, type RvmVariant } from '../pipeline/rvm-variants.js';
 
 export interface Found {
   path: string;
