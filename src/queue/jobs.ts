@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
+import { ASPECTS } from '../pipeline/reframe-plan.js';
 import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
 
 /**
@@ -38,6 +39,15 @@ export const enhanceOptionsSchema = z.object({
   /** RVM network: 'resnet50' for fine hair (slower), 'mobilenetv3' faster; absent = config default. */
   mattingModel: z.enum(RVM_VARIANTS).optional(),
   keepCutout: z.boolean().default(false),
+  /** `--preview SECONDS`: only the most active stretch; preview jobs jump ahead of full ones. */
+  preview: z.number().positive().max(60).optional(),
+  /** Reframing (`--aspect/--fit/--ground/--shadow`); absent = config.reframe. */
+  aspect: z.enum(ASPECTS as [string, ...string[]]).optional(),
+  fit: z.number().gt(0).max(1).optional(),
+  ground: z.number().gt(0).max(1).optional(),
+  shadow: z.boolean().optional(),
+  /** `--export alpha`: also the dancer with alpha (WebM VP9 + MOV ProRes 4444), kept beside the output. */
+  exportAlpha: z.boolean().optional(),
   /** Set by a retry after the GPU ran out of memory: a smaller realesrgan tile. */
   tile: z.number().int().min(0).optional(),
 });
@@ -86,6 +96,12 @@ export const resultSchema = z.object({
   /** Relative to the data dir's `outputs/`. */
   output: z.string(),
   cutout: z.string().optional(),
+  /** With exportAlpha: the transparent files, relative to the data dir's `outputs/`. */
+  exports: z.object({ webm: z.string(), mov: z.string() }).optional(),
+  /** With preview: where the stretch starts in the original and how long it is (seconds). */
+  preview: z.object({ startS: z.number(), seconds: z.number() }).optional(),
+  /** True when a finished result of the same input and settings was returned instead of computing again. */
+  reused: z.boolean().optional(),
   bytes: z.number().int().nonnegative(),
   durationS: z.number(),
   width: z.number().int(),
