@@ -5,7 +5,8 @@ import type { Config } from '../src/config/schema.js';
 import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { rvmModel, tempDir } from './helpers/media.js';
-import { doctor, formatDoctor, shortError, tinyOnnxModel, type Check, type DoctorResult } from '../src/machine/doctor.js';
+import { formatDoctor, shortError, tinyOnnxModel, type Check, type DoctorResult } from '../src/machine/doctor.js';
+import { doctor } from '../src/cli/engines.js';
 
 function config(patch: (c: Config) => void = () => undefined): Config {
   const c = structuredClone(loadConfig({ env: {} }));

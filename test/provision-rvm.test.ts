@@ -15,7 +15,12 @@ import type { Config } from '../src/config/schema.js';
 import { createMatter } from '../src/pipeline/engines/index.js';
 import { rvmFileName } from '../src/pipeline/rvm-variants.js';
 import { findRvmModel, toolsRvmModelPath } from '../src/machine/tools.js';
-import { formatProvision, provision } from '../src/machine/provision/index.js';
+import { formatProvision } from '../src/machine/provision/index.js';
+import { provision } from '../src/cli/engines.js';
+import type { ProvisionReport } from '../src/machine/provision/index.js';
+
+/** The RVM step: its place among the steps follows the engine registry's order. */
+const rvmStep = (r: ProvisionReport) => r.steps.find((s) => s.name.startsWith('RVM '))!;
 import { ensureRvmModel, rvmReleaseFile } from '../src/machine/provision/rvm.js';
 import { rejection } from './helpers/assert.js';
 import { rvmModel, tempDir } from './helpers/media.js';
@@ -117,7 +122,7 @@ describe('provision --matting-model resnet50', () => {
     files.set(RESNET, realModel);
     const config = rvmConfig();
     const report = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack }, { mattingModel: 'resnet50' });
-    expect(report.steps[1]).toMatchObject({ name: 'RVM resnet50', status: 'installed', required: true });
+    expect(rvmStep(report)).toMatchObject({ name: 'RVM resnet50', status: 'installed', required: true });
     expect(readFileSync(toolsRvmModelPath(root, 'resnet50')).equals(realModel)).toBe(true);
     expect(hits).toEqual([`/release/${RESNET}`]);
     // Only the variant asked for: the default one was not fetched.
@@ -125,14 +130,14 @@ describe('provision --matting-model resnet50', () => {
     expect(leftovers()).toEqual([RESNET]);
 
     const again = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack, fetchImpl: noNetwork }, { mattingModel: 'resnet50' });
-    expect(again.steps[1].status).toBe('present');
+    expect(rvmStep(again).status).toBe('present');
     expect(findRvmModel(config, root, 'resnet50')).toEqual({ path: toolsRvmModelPath(root, 'resnet50'), source: 'tools/' });
   });
 
   it('refuses a file whose checksum is not the pinned one, and installs nothing', async () => {
     files.set(RESNET, realModel);
     const report = await provision(rvmConfig(PUBLISHED_RESNET_SHA), { log, root, env: { PATH: '' }, npmPack: failingPack }, { mattingModel: 'resnet50' });
-    const step = report.steps[1];
+    const step = rvmStep(report);
     expect(step.status).toBe('failed');
     expect(step.detail).toContain(`checksum mismatch`);
     expect(step.detail).toContain(`expected sha256 ${PUBLISHED_RESNET_SHA}, got ${sha256(realModel)}`);
@@ -144,15 +149,15 @@ describe('provision --matting-model resnet50', () => {
     files.set(RESNET, realModel);
     cut.add(RESNET);
     const report = await provision(rvmConfig(), { log, root, env: { PATH: '' }, npmPack: failingPack }, { mattingModel: 'resnet50' });
-    expect(report.steps[1].status).toBe('failed');
-    expect(report.steps[1].detail).toMatch(/download of .*rvm_resnet50_fp32.onnx broke off after \d+ bytes/);
+    expect(rvmStep(report).status).toBe('failed');
+    expect(rvmStep(report).detail).toMatch(/download of .*rvm_resnet50_fp32.onnx broke off after \d+ bytes/);
     expect(leftovers()).toEqual([]);
   });
 
   it('offline with no copy: names the file, its sha256, the URL and where to put it', async () => {
     const config = rvmConfig(PUBLISHED_RESNET_SHA);
     const report = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack, fetchImpl: noNetwork }, { mattingModel: 'resnet50' });
-    const step = report.steps[1];
+    const step = rvmStep(report);
     expect(step.status).toBe('failed');
     expect(step.fix).toContain(`download ${RESNET} (sha256 ${PUBLISHED_RESNET_SHA})`);
     expect(step.fix).toContain(`${base}${RESNET}`);
@@ -166,8 +171,8 @@ describe('provision --matting-model resnet50', () => {
   it('never downloads a file that has no pinned sha256', async () => {
     files.set(RESNET, realModel);
     const report = await provision(rvmConfig(''), { log, root, env: { PATH: '' }, npmPack: failingPack }, { mattingModel: 'resnet50' });
-    expect(report.steps[1].status).toBe('failed');
-    expect(report.steps[1].detail).toContain(`no checksum for ${RESNET}`);
+    expect(rvmStep(report).status).toBe('failed');
+    expect(rvmStep(report).detail).toContain(`no checksum for ${RESNET}`);
     expect(hits).toEqual([]);
   });
 
@@ -175,11 +180,11 @@ describe('provision --matting-model resnet50', () => {
     files.set(MOBILE, realModel);
     const config = rvmConfig();
     const report = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack });
-    expect(report.steps[1]).toMatchObject({ name: 'RVM mobilenetv3', status: 'installed', required: true });
+    expect(rvmStep(report)).toMatchObject({ name: 'RVM mobilenetv3', status: 'installed', required: true });
     expect(hits).toEqual([`/release/${MOBILE}`]);
     config.matte.rvm.variant = 'resnet50';
     const other = await provision(config, { log, root, env: { PATH: '' }, npmPack: failingPack, fetchImpl: noNetwork });
-    expect(other.steps[1]).toMatchObject({ name: 'RVM resnet50', status: 'failed', required: true });
+    expect(rvmStep(other)).toMatchObject({ name: 'RVM resnet50', status: 'failed', required: true });
   });
 });
 

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { RVM_VARIANTS, type RvmVariant } from '../pipeline/rvm-variants.js';
+import { engineNames } from '../pipeline/engines/registry.js';
 
 /** What the command line asked for; parsing is pure so that every error message is unit-tested. */
 export type Command =
@@ -26,10 +27,10 @@ export interface CommonFlags {
 
 export interface EnhanceFlags extends CommonFlags {
   scale?: 1 | 2 | 3 | 4;
-  upscaler?: 'realesrgan' | 'onnx' | 'ffmpeg' | 'none';
+  upscaler?: string;
   model?: 'general' | 'anime';
   edges?: 'unmix' | 'fusion' | 'off';
-  matting?: 'rvm' | 'command' | 'none';
+  matting?: string;
   /** Which RVM network mattes this job (default: config matte.rvm.variant). */
   mattingModel?: RvmVariant;
   keepCutout: boolean;
@@ -183,10 +184,10 @@ function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
     lang: v.lang as string | undefined,
     config: v.config as string | undefined,
     scale: scale ? (Number(scale) as 1 | 2 | 3 | 4) : undefined,
-    upscaler: oneOf('upscaler', v.upscaler as string | undefined, ['realesrgan', 'onnx', 'ffmpeg', 'none']),
+    upscaler: oneOf('upscaler', v.upscaler as string | undefined, engineNames('upscale')),
     model: oneOf('model', v.model as string | undefined, ['general', 'anime']),
     edges: oneOf('edges', v.edges as string | undefined, ['unmix', 'fusion', 'off']),
-    matting: oneOf('matting', v.matting as string | undefined, ['rvm', 'command', 'none']),
+    matting: oneOf('matting', v.matting as string | undefined, engineNames('matte')),
     mattingModel: oneOf('matting-model', v['matting-model'] as string | undefined, RVM_VARIANTS),
     keepCutout: Boolean(v['keep-cutout']),
   };
@@ -270,12 +271,13 @@ export function parseCommand(argv: string[]): Command {
   }
 }
 
-export const HELP = `dancelift — sharpen, cut out and re-background dance videos
+/** The usage text; a function so that it lists the engines registered by then. */
+export const help = (): string => `dancelift — sharpen, cut out and re-background dance videos
 
 Usage:
   dancelift enhance <file|folder>... [--bg NAME|PATH|#RRGGBB] [--scale 1|2|3|4]
-                    [--upscaler realesrgan|onnx|ffmpeg|none] [--model general|anime]
-                    [--matting rvm|command|none] [--edges unmix|fusion|off]
+                    [--upscaler ${engineNames('upscale').join('|')}] [--model general|anime]
+                    [--matting ${engineNames('matte').join('|')}] [--edges unmix|fusion|off]
                     [--matting-model mobilenetv3|resnet50]
                     [--aspect 9:16|1:1|4:5|16:9|source] [--fit SHARE] [--ground SHARE] [--shadow]
                     [--preview SECONDS] [--out DIR] [--keep-cutout] [--export alpha] [--json]

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { loadConfig, packageRoot } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { HELP, parseCommand, UsageError, type CommonFlags, type EnhanceFlags, type EnhanceOnlyFlags } from './args.js';
+import { help, parseCommand, UsageError, type CommonFlags, type EnhanceFlags, type EnhanceOnlyFlags } from './args.js';
 import { alphaExportPaths } from '../pipeline/export-alpha.js';
 import { enhancePreview, previewPathFor, type PreviewInfo } from '../pipeline/preview.js';
 import { cutoutPathFor, expandInputs, outputPathFor } from './run-files.js';
@@ -11,10 +11,11 @@ import { errorMessage, localeFrom, type Locale } from '../i18n/messages.js';
 import { enhance, type EnhanceResult } from '../pipeline/index.js';
 import { recompose } from '../pipeline/recompose.js';
 import type { Progress, StageName } from '../pipeline/types.js';
-import { doctor, formatDoctor } from '../machine/doctor.js';
+import { formatDoctor } from '../machine/doctor.js';
 import { backgroundsDir } from '../backgrounds/select.js';
 import { ensureDefaultBackgrounds, listBackgrounds } from '../backgrounds/library.js';
-import { formatProvision, provision } from '../machine/provision/index.js';
+import { formatProvision } from '../machine/provision/index.js';
+import { doctor, provision } from './engines.js';
 import { runCancel, runJobs, runStart, runSubmit } from './service-commands.js';
 import { runGenerate } from './generate-command.js';
 
@@ -140,7 +141,7 @@ async function main(argv: string[]): Promise<number> {
   const cmd = parseCommand(argv);
   switch (cmd.kind) {
     case 'help':
-      process.stdout.write(HELP);
+      process.stdout.write(help());
       return 0;
     case 'version': {
       const pkg = JSON.parse(readFileSync(path.join(packageRoot, 'package.json'), 'utf8')) as { version: string };
@@ -193,7 +194,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`dancelift: ${err.message}\n\n${HELP}`);
+      process.stderr.write(`dancelift: ${err.message}\n\n${help()}`);
       process.exitCode = 2;
       return;
     }

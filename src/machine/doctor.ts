@@ -44,10 +44,35 @@ export interface DoctorResult {
   ok: boolean;
 }
 
+/**
+ * What one engine's doctor checks get. machine/ knows no engines: the engine registry
+ * (src/pipeline/engines/registry.ts) is handed in by the caller (src/cli/engines.ts).
+ */
+export interface EngineDoctorContext {
+  config: Config;
+  env: NodeJS.ProcessEnv;
+  root: string;
+  /** The config selects this engine: its failing checks fail doctor. */
+  required: boolean;
+  /** onnxruntime-node's entry point, null when it is not installed. */
+  ort: string | null;
+  /** An onnxruntime provider tried on a tiny model in a child process; once per doctor run. */
+  probeProvider(provider: string): Promise<ProbeResult>;
+}
+
+/** An engine as doctor sees it (a registry entry fits). */
+export interface DoctorEngine {
+  name: string;
+  kind: 'upscale' | 'matte';
+  doctor?: (ctx: EngineDoctorContext) => Promise<Check[]>;
+}
+
 export interface DoctorOptions {
   env?: NodeJS.ProcessEnv;
   /** Checkout root holding tools/ (tests point it elsewhere). */
   root?: string;
+  /** The engines whose own checks run (the registry's); none = the machine's checks only. */
+  engines?: readonly DoctorEngine[];
 }
 
 const PROBED_PROVIDERS = ['cuda', 'webgpu', 'cpu'] as const;
@@ -78,8 +103,7 @@ async function ffCheck(name: 'ffmpeg' | 'ffprobe', located: Located<Found>, envV
   return { name, ok: true, required: true, detail: `${version} (${located.found.source === 'PATH' ? 'on PATH' : located.found.source})` };
 }
 
-function realesrganCheck(config: Config, env: NodeJS.ProcessEnv, root: string): Check {
-  const required = config.upscale.engine === 'realesrgan';
+export function realesrganCheck({ config, env, root, required }: EngineDoctorContext): Check {
   const name = 'realesrgan-ncnn-vulkan';
   const loc = locateRealesrgan(config, env, root);
   if (loc.found) {
@@ -93,8 +117,7 @@ function realesrganCheck(config: Config, env: NodeJS.ProcessEnv, root: string): 
 }
 
 /** File checks only: the converted models are proved by a real inference when the engine starts. */
-function realesrganOnnxCheck(config: Config, root: string): Check {
-  const required = config.upscale.engine === 'onnx';
+export function realesrganOnnxCheck({ config, root, required }: EngineDoctorContext): Check {
   const name = 'realesrgan onnx';
   const scales = [2, 3, 4].map((s) => ({ s, loc: locateRealesrganOnnx(config, s, root) }));
   const have = scales.filter((x) => x.loc.found);
@@ -106,9 +129,8 @@ function realesrganOnnxCheck(config: Config, root: string): Check {
   return { name, ok: false, required, detail: `no x${wanted} model in ${dir} (--upscaler onnx falls back to realesrgan-ncnn-vulkan)`, fix: 'npm run setup   (converts the ncnn models)' };
 }
 
-async function vulkanCheck(config: Config, env: NodeJS.ProcessEnv): Promise<Check> {
+export async function vulkanCheck({ config, env, required: usesVulkan }: EngineDoctorContext): Promise<Check> {
   const name = 'Vulkan device';
-  const usesVulkan = config.upscale.engine === 'realesrgan';
   if (!findExecutable('vulkaninfo', env)) {
     return { name, ok: false, required: false, detail: 'vulkaninfo is not installed: cannot list devices', fix: installHint('vulkan-tools') };
   }
@@ -199,7 +221,7 @@ const probeResult = z.object({
   inputs: z.array(z.string()).optional(),
   outputs: z.array(z.string()).optional(),
 });
-type ProbeResult = z.infer<typeof probeResult>;
+export type ProbeResult = z.infer<typeof probeResult>;
 
 function ortEntry(): string | null {
   try {
@@ -227,9 +249,21 @@ const providerFix: Record<string, string> = {
 
 const RVM_INPUTS = ['src', 'r1i', 'r2i', 'r3i', 'r4i', 'downsample_ratio'];
 
-async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string): Promise<Check[]> {
-  const rvmRequired = config.matte.engine === 'rvm';
-  const ort = ortEntry();
+/** onnxruntime itself and its providers, whatever engine uses them. */
+async function onnxruntimeChecks(config: Config, ort: string | null, probeProvider: (p: string) => Promise<ProbeResult>): Promise<Check[]> {
+  if (!ort) return [{ name: 'onnxruntime', ok: false, required: false, detail: 'onnxruntime-node is not installed', fix: 'npm ci' }];
+  const providers = [...new Set<string>([...PROBED_PROVIDERS, ...config.matte.rvm.providers])];
+  const probes = await Promise.all(providers.map(probeProvider));
+  return providers.map((p, i) => {
+    const r = probes[i];
+    return r.ok
+      ? { name: `onnxruntime ${p}`, ok: true, required: false, detail: `works (${r.ms ?? '?'} ms to create and run a session)` }
+      : { name: `onnxruntime ${p}`, ok: false, required: false, detail: `not usable here: ${shortError(r.error ?? '')}`, fix: providerFix[p] };
+  });
+}
+
+/** The RVM engine's checks: its model loads and is RVM's, which variants are here, and the provider it will run on. */
+export async function rvmChecks({ config, env, root, required: rvmRequired, ort, probeProvider }: EngineDoctorContext): Promise<Check[]> {
   const loc = locateRvmModel(config, root);
   const file = rvmFileName(config.matte.rvm.variant);
   const modelFix = config.matte.rvm.model
@@ -237,21 +271,15 @@ async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string):
     : `npm run setup   (or DANCELIFT_RVM_MODEL=/path/to/${file})`;
 
   if (!ort) {
-    const checks: Check[] = [{ name: 'onnxruntime', ok: false, required: rvmRequired, detail: 'onnxruntime-node is not installed', fix: 'npm ci' }];
-    checks.push(
+    return [
       loc.found
         ? { name: 'RVM model', ok: false, required: rvmRequired, detail: `${loc.found.path} (${loc.found.source}), not loadable without onnxruntime`, fix: 'npm ci' }
         : { name: 'RVM model', ok: false, required: rvmRequired, detail: `not found (${triedText(loc.tried)})`, fix: modelFix },
-    );
-    return checks;
+    ];
   }
 
-  const providers = [...new Set<string>([...PROBED_PROVIDERS, ...config.matte.rvm.providers])];
-  const tiny = tinyOnnxModel().toString('base64');
-  const [modelProbe, ...probes] = await Promise.all([
-    loc.found ? runProbe({ ort, model: loc.found.path }, env) : Promise.resolve(null),
-    ...providers.map((p) => runProbe({ ort, provider: p, tiny }, env)),
-  ]);
+  const order = config.matte.rvm.providers;
+  const [modelProbe, ...probes] = await Promise.all([loc.found ? runProbe({ ort, model: loc.found.path }, env) : Promise.resolve(null), ...order.map(probeProvider)]);
 
   const checks: Check[] = [];
   if (!loc.found) {
@@ -270,19 +298,9 @@ async function onnxChecks(config: Config, env: NodeJS.ProcessEnv, root: string):
 
   checks.push(...rvmVariantChecks(config, root));
 
-  providers.forEach((p, i) => {
-    const r = probes[i];
-    checks.push(
-      r.ok
-        ? { name: `onnxruntime ${p}`, ok: true, required: false, detail: `works (${r.ms ?? '?'} ms to create and run a session)` }
-        : { name: `onnxruntime ${p}`, ok: false, required: false, detail: `not usable here: ${shortError(r.error ?? '')}`, fix: providerFix[p] },
-    );
-  });
-
   // What the matte stage will really use: the first configured provider that works.
-  const order = config.matte.rvm.providers;
-  const chosen = order.find((p) => probes[providers.indexOf(p)]?.ok);
-  const cpuWorks = probes[providers.indexOf('cpu')]?.ok ?? false;
+  const chosen = order.find((_, i) => probes[i]?.ok);
+  const cpuWorks = (await probeProvider('cpu')).ok;
   checks.push(
     chosen
       ? { name: 'matting provider', ok: true, required: rvmRequired, detail: `RVM will run on onnxruntime ${chosen} (order: ${order.join(' → ')})` }
@@ -334,15 +352,26 @@ async function redisCheck(env: NodeJS.ProcessEnv): Promise<Check> {
 export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<DoctorResult> {
   const env = opts.env ?? process.env;
   const root = opts.root ?? packageRoot;
-  const [ffmpeg, ffprobe, vulkan, onnx, redis, gpu] = await Promise.all([
+  const ort = ortEntry();
+  const tiny = tinyOnnxModel().toString('base64');
+  // Shared by onnxruntime's own checks and the engines': each provider is tried once.
+  const probed = new Map<string, Promise<ProbeResult>>();
+  const probeProvider = (provider: string): Promise<ProbeResult> => {
+    if (!ort) return Promise.resolve({ ok: false, error: 'onnxruntime-node is not installed' });
+    let p = probed.get(provider);
+    if (!p) probed.set(provider, (p = runProbe({ ort, provider, tiny }, env)));
+    return p;
+  };
+  const selected = (e: DoctorEngine) => (e.kind === 'upscale' ? config.upscale.engine : config.matte.engine) === e.name;
+  const [ffmpeg, ffprobe, engineChecks, onnx, redis, gpu] = await Promise.all([
     ffCheck('ffmpeg', locateFfmpeg(env), 'FFMPEG_PATH', env),
     ffCheck('ffprobe', locateFfprobe(env), 'FFPROBE_PATH', env),
-    vulkanCheck(config, env),
-    onnxChecks(config, env, root),
+    Promise.all((opts.engines ?? []).map((e) => e.doctor?.({ config, env, root, required: selected(e), ort, probeProvider }) ?? [])),
+    onnxruntimeChecks(config, ort, probeProvider),
     redisCheck(env),
     gpuFacts(),
   ]);
-  const checks = [ffmpeg, ffprobe, realesrganCheck(config, env, root), realesrganOnnxCheck(config, root), vulkan, ...onnx, redis, ...gpuChecks(gpu, config.dataDir)];
+  const checks = [ffmpeg, ffprobe, ...engineChecks.flat(), ...onnx, redis, ...gpuChecks(gpu, config.dataDir)];
   return { checks, ok: checks.every((c) => c.ok || !c.required) };
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
 import { ASPECTS } from '../pipeline/reframe-plan.js';
 import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
+import { engineNameSchema } from '../pipeline/engines/registry.js';
 
 /**
  * The one schema for what crosses Redis: the data of an `enhance` job, its progress and its result,
@@ -32,10 +33,10 @@ export type Requester = z.infer<typeof requesterSchema>;
 
 export const enhanceOptionsSchema = z.object({
   scale: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4)]).optional(),
-  upscaler: z.enum(['realesrgan', 'onnx', 'ffmpeg', 'none']).optional(),
+  upscaler: engineNameSchema('upscale').optional(),
   /** The upscaler's model; absent = config upscale.model. */
   model: z.enum(['general', 'anime']).optional(),
-  matting: z.enum(['rvm', 'command', 'none']).optional(),
+  matting: engineNameSchema('matte').optional(),
   /** RVM network: 'resnet50' for fine hair (slower), 'mobilenetv3' faster; absent = config default. */
   mattingModel: z.enum(RVM_VARIANTS).optional(),
   keepCutout: z.boolean().default(false),

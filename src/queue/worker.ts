@@ -9,6 +9,7 @@ import type { Progress, StageName } from '../pipeline/types.js';
 import { ENHANCE_QUEUE, enhanceJobSchema, requesterSchema, type DeliverJobData, type EnhanceJobData, type JobResult, type WireError } from './jobs.js';
 import { summarizeProgress } from './progress.js';
 import { afterOutOfMemory } from './retry.js';
+import { upscalerEntry } from '../pipeline/engines/registry.js';
 import type { Queues } from './queues.js';
 import { deliverOutcome } from './deliver.js';
 import { writeWatchMeta } from '../web/watch-meta.js';
@@ -37,10 +38,11 @@ export function toWireError(err: unknown): WireError {
   return classifyFailure(err).error;
 }
 
-/** The config of one attempt: a retry after a GPU out-of-memory runs with a smaller tile. */
+/** The config of one attempt: a retry after a GPU out-of-memory runs with a smaller tile (the upscaler's registry entry says where it goes). */
 function configFor(base: Config, data: EnhanceJobData): Config {
   if (data.options.tile === undefined) return base;
-  return { ...base, upscale: { ...base.upscale, realesrgan: { ...base.upscale.realesrgan, tile: data.options.tile } } };
+  const withTile = upscalerEntry(data.options.upscaler ?? base.upscale.engine).withTile;
+  return withTile ? withTile(base, data.options.tile) : base;
 }
 
 const PROGRESS_EVERY_MS = 1000;

@@ -4,10 +4,6 @@
  * then, so setup can run offline once it has run online.
  */
 import type { Config } from '../../config/schema.js';
-import { provisionRealesrgan } from './realesrgan.js';
-import { provisionRvm } from './rvm.js';
-import { provisionRealesrganOnnx } from './realesrgan-onnx.js';
-import { provisionGeneralModel } from './general-model.js';
 import type { ProvisionContext, StepResult } from './types.js';
 import type { RvmVariant } from '../../pipeline/rvm-variants.js';
 
@@ -27,16 +23,19 @@ export interface ProvisionOptions {
   mattingModel?: RvmVariant;
 }
 
-export async function provision(config: Config, ctx: ProvisionContext, opts: ProvisionOptions = {}): Promise<ProvisionReport> {
-  // One after the other: the log reads in order, and both steps are quick when nothing is missing.
-  // The ONNX conversion reads the models the first step installs, so it comes after it.
-  const variant = opts.mattingModel ?? config.matte.rvm.variant;
-  const steps = [
-    await provisionRealesrgan(config, ctx),
-    await provisionRvm(config, ctx, variant, opts.mattingModel !== undefined),
-    await provisionGeneralModel(config, ctx),
-    await provisionRealesrganOnnx(config, ctx),
-  ];
+/**
+ * An engine as provisioning sees it (a registry entry fits). machine/ knows no engines: the engine
+ * registry (src/pipeline/engines/registry.ts) is handed in by the caller (src/cli/engines.ts).
+ */
+export interface ProvisionEngine {
+  provision?: (config: Config, ctx: ProvisionContext, opts: ProvisionOptions) => Promise<StepResult[]>;
+}
+
+/** Runs each engine's set-up steps, in the order given (a step may read what an earlier one installed). */
+export async function provision(config: Config, ctx: ProvisionContext, engines: readonly ProvisionEngine[], opts: ProvisionOptions = {}): Promise<ProvisionReport> {
+  // One after the other: the log reads in order, and the steps are quick when nothing is missing.
+  const steps: StepResult[] = [];
+  for (const e of engines) if (e.provision) steps.push(...(await e.provision(config, ctx, opts)));
   return { steps, ok: steps.every((s) => s.status !== 'failed' || !s.required) };
 }
 

@@ -1,10 +1,11 @@
 /**
- * `node dist/provision/main.js`: what scripts/setup runs (the CLI may not be built yet then).
+ * `node dist/cli/provision-main.js`: what scripts/setup runs (the CLI may not be built yet then).
  * Exit 1 when something the configured engines need could not be provided.
  */
-import { loadConfig } from '../../config/load.js';
-import { formatProvision, provision } from './index.js';
-import { provisionFp16Upscalers } from './fp16.js';
+import { loadConfig } from '../config/load.js';
+import { formatProvision } from '../machine/provision/index.js';
+import { provisionFp16Upscalers } from '../machine/provision/fp16.js';
+import { provision } from './engines.js';
 
 async function main(): Promise<number> {
   let config;
