@@ -193,3 +193,9 @@ export type Config = z.infer<ReturnType<typeof buildConfigSchema>>;
 
 /** The one schema for configuration: config/default.yaml, config/local.yaml and env overrides. */
 export const configSchema: z.ZodType<Config, z.ZodTypeDef, unknown> = z.lazy(buildConfigSchema);
+
+/**
+ * The parts of the config the pipeline and its engines read: no bot tokens, links or queue
+ * settings. enhance() narrows what it is given to this (src/pipeline/settings.ts).
+ */
+export type PipelineSettings = Pick<Config, 'dataDir' | 'pipeline' | 'upscale' | 'matte' | 'encode' | 'backgrounds' | 'reframe' | 'provision'>;

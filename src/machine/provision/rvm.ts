@@ -5,7 +5,7 @@
  * never downloaded.
  */
 import path from 'node:path';
-import type { Config } from '../../config/schema.js';
+import type { PipelineSettings } from '../../config/schema.js';
 import { packageRoot } from '../../config/load.js';
 import { PipelineError } from '../../errors.js';
 import { rvmFileName, type RvmPrecision, type RvmVariant } from '../../pipeline/rvm-variants.js';
@@ -21,14 +21,14 @@ export interface RvmReleaseFile {
 }
 
 /** Pure: where a variant's file comes from and what it must hash to. */
-export function rvmReleaseFile(config: Config, variant: RvmVariant, precision: RvmPrecision = 'fp32'): RvmReleaseFile {
+export function rvmReleaseFile(config: PipelineSettings, variant: RvmVariant, precision: RvmPrecision = 'fp32'): RvmReleaseFile {
   const file = rvmFileName(variant, precision);
   const base = config.provision.rvm.releaseUrl;
   return { file, url: `${base}${base.endsWith('/') ? '' : '/'}${file}`, sha256: config.provision.rvm.sha256[file] ?? '' };
 }
 
 /** Pure: what to do by hand when the file cannot be fetched here: its name, checksum, URL and places. */
-export function rvmManualFix(config: Config, variant: RvmVariant, root = packageRoot): string {
+export function rvmManualFix(config: PipelineSettings, variant: RvmVariant, root = packageRoot): string {
   const { file, url, sha256 } = rvmReleaseFile(config, variant);
   const sum = sha256 ? `sha256 ${sha256}` : `no sha256 pinned in provision.rvm.sha256 — check the file yourself`;
   return (
@@ -46,7 +46,7 @@ interface FetchOptions {
 }
 
 /** Downloads the variant's fp32 file into tools/models; throws why not (no pin, network, checksum). */
-async function fetchRvm(config: Config, variant: RvmVariant, opts: FetchOptions): Promise<string> {
+async function fetchRvm(config: PipelineSettings, variant: RvmVariant, opts: FetchOptions): Promise<string> {
   const { file, url, sha256 } = rvmReleaseFile(config, variant);
   if (!sha256) throw new Error(`provision.rvm.sha256 has no checksum for ${file}, and dancelift never installs a file it cannot verify`);
   const dest = toolsRvmModelPath(opts.root, variant);
@@ -59,7 +59,7 @@ async function fetchRvm(config: Config, variant: RvmVariant, opts: FetchOptions)
  * One variant's step. `asked`: named on the command line (`provision --matting-model`), so its
  * failure fails the run; otherwise only the variant jobs get by default is required.
  */
-export async function provisionRvm(config: Config, ctx: ProvisionContext, variant: RvmVariant = config.matte.rvm.variant, asked = false): Promise<StepResult> {
+export async function provisionRvm(config: PipelineSettings, ctx: ProvisionContext, variant: RvmVariant = config.matte.rvm.variant, asked = false): Promise<StepResult> {
   const root = ctx.root ?? packageRoot;
   const name = `RVM ${variant}`;
   const required = asked || (config.matte.engine === 'rvm' && variant === config.matte.rvm.variant);
@@ -90,7 +90,7 @@ export async function provisionRvm(config: Config, ctx: ProvisionContext, varian
  * fetch). Fails with MODEL_MISSING naming the file, its sha256 and where to put it; nothing partial
  * stays behind (downloadVerified renames into place only a verified file).
  */
-export async function ensureRvmModel(config: Config, variant: RvmVariant, opts: Partial<FetchOptions> = {}): Promise<Found> {
+export async function ensureRvmModel(config: PipelineSettings, variant: RvmVariant, opts: Partial<FetchOptions> = {}): Promise<Found> {
   const root = opts.root ?? packageRoot;
   const log = opts.log ?? (() => {});
   const before = locateRvmModel(config, root, variant);

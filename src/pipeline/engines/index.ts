@@ -1,10 +1,10 @@
-import type { Config } from '../../config/schema.js';
+import type { PipelineSettings } from '../../config/schema.js';
 import type { RvmVariant } from '../rvm-variants.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { isUnavailable, matterEntry, upscalerEntry, type UpscalerEntry } from './registry.js';
 
-export type UpscalerName = Config['upscale']['engine'];
-export type MattingName = Config['matte']['engine'];
+export type UpscalerName = PipelineSettings['upscale']['engine'];
+export type MattingName = PipelineSettings['matte']['engine'];
 
 /** `engine`, with the reasons it stands in for another in front of whatever fallback it reports itself. */
 function withNotes(engine: UpscaleEngine, notes: string[]): UpscaleEngine {
@@ -28,7 +28,7 @@ function nextFallback(entry: UpscalerEntry, tried: readonly string[]): string | 
  * The upscaler asked for, or an honest substitute that says in the stats what it replaced: each
  * registry entry names its fallback, and an engine already tried is skipped along its own.
  */
-export async function createUpscaler(config: Config, engine: UpscalerName, scale: number, log: (m: string) => void): Promise<UpscaleEngine> {
+export async function createUpscaler(config: PipelineSettings, engine: UpscalerName, scale: number, log: (m: string) => void): Promise<UpscaleEngine> {
   let name = scale === 1 ? 'none' : engine;
   const tried: string[] = [];
   const notes: string[] = [];
@@ -53,7 +53,7 @@ export interface MatterOptions {
   root?: string;
 }
 
-export async function createMatter(config: Config, engine: MattingName, log: (m: string) => void, opts: MatterOptions = {}): Promise<MatteEngine> {
+export async function createMatter(config: PipelineSettings, engine: MattingName, log: (m: string) => void, opts: MatterOptions = {}): Promise<MatteEngine> {
   const made = await matterEntry(engine).create({ config, log, ...opts });
   // No matting engine hands over to another today: one that cannot run fails the job, saying why.
   if (isUnavailable(made)) throw new Error(made.why);

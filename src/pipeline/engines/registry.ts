@@ -10,7 +10,7 @@
  * config (which composes the entries' settings) must not load onnxruntime or spawn anything.
  */
 import { z } from 'zod';
-import type { Config } from '../../config/schema.js';
+import type { Config, PipelineSettings } from '../../config/schema.js';
 import type { Check, EngineDoctorContext } from '../../machine/doctor.js';
 import type { ProvisionContext, ProvisionOptions, StepResult } from '../../machine/provision/index.js';
 import type { RvmVariant } from '../rvm-variants.js';
@@ -36,13 +36,13 @@ export interface Unavailable {
 }
 
 export interface UpscaleRequest {
-  config: Config;
+  config: PipelineSettings;
   scale: number;
   log: (m: string) => void;
 }
 
 export interface MatteRequest {
-  config: Config;
+  config: PipelineSettings;
   log: (m: string) => void;
   /** RVM network; default config matte.rvm.variant. */
   variant?: RvmVariant;
@@ -72,7 +72,7 @@ interface EntryBase<K extends EngineKind, E> {
   /** Pure: what the next attempt changes after the GPU ran out of memory (`tile` = this attempt's); absent = retry as it is. */
   outOfMemory?: (tile: number | undefined) => OutOfMemoryStep;
   /** The config of an attempt that runs with `tile` (set by `outOfMemory`). */
-  withTile?: (config: Config, tile: number) => Config;
+  withTile?: <C extends PipelineSettings>(config: C, tile: number) => C;
   /** Its doctor checks; `ctx.required` says whether the config selects it. */
   doctor?: (ctx: EngineDoctorContext) => Promise<Check[]>;
   /** Its set-up steps (idempotent; nothing touches the network when all is present). */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../../../config/schema.js';
+import type { PipelineSettings } from '../../../config/schema.js';
 import type { UpscalerEntry } from '../registry.js';
 
 /** config upscale.realesrgan */
@@ -32,7 +32,7 @@ export function gpuOutOfMemory(tile: number | undefined): { upscaler?: string; t
   return { upscaler: 'ffmpeg', tile: undefined, note: 'GPU out of memory at the smallest tile: retried with the CPU upscaler (ffmpeg lanczos)' };
 }
 
-export function withRealesrganTile(config: Config, tile: number): Config {
+export function withRealesrganTile<C extends PipelineSettings>(config: C, tile: number): C {
   return { ...config, upscale: { ...config.upscale, realesrgan: { ...config.upscale.realesrgan, tile } } };
 }
 
