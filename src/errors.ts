@@ -60,3 +60,41 @@ export function isPipelineError(err: unknown): err is PipelineError {
 export function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new PipelineError('CANCELLED', 'cancelled', {}, { cause: signal.reason });
 }
+
+export const REFUSAL_CODES = ['DISK_FULL', 'QUEUE_FULL', 'USER_BUSY', 'USER_DAILY_LIMIT', 'CHAT_NOT_ALLOWED'] as const;
+export type RefusalCode = (typeof REFUSAL_CODES)[number];
+
+/**
+ * The service says no (not an error of the job): why, in English, with the values a localised text
+ * needs in `params` (`limit`, `retryAfterS` when known, and per code: `waiting`, `inFlight`, `today`,
+ * `freeMb`, `neededMb`, `chatId`).
+ */
+export class ServiceRefusal extends Error {
+  readonly code: RefusalCode;
+  /** When a retry may succeed, in seconds; absent when unknown (USER_BUSY: when a job of theirs ends). */
+  readonly retryAfterS?: number;
+  readonly params: Record<string, string | number>;
+
+  constructor(code: RefusalCode, message: string, params: Record<string, string | number> = {}, retryAfterS?: number) {
+    super(message);
+    this.name = 'ServiceRefusal';
+    this.code = code;
+    if (retryAfterS !== undefined) this.retryAfterS = Math.max(1, Math.ceil(retryAfterS));
+    this.params = this.retryAfterS !== undefined ? { ...params, retryAfterS: this.retryAfterS } : { ...params };
+  }
+}
+
+export function isServiceRefusal(err: unknown): err is ServiceRefusal {
+  return err instanceof ServiceRefusal;
+}
+
+/** "3 h 5 min", "42 s": English durations for the messages. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.ceil(seconds));
+  if (s < 60) return `${s} s`;
+  const m = Math.ceil(s / 60);
+  if (m < 60) return `${m} min`;
+  const h = Math.floor(m / 60);
+  const rest = m % 60;
+  return rest ? `${h} h ${rest} min` : `${h} h`;
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { colourArgs, encodeColour, sourceColour, toYuvFilter } from '../src/pipeline/colour.js';
+import { colourArgs, encodeColour, sourceColour, toYuvFilter } from '../src/media/colour.js';
 import { lengthFilters, planLength } from '../src/pipeline/length.js';
 import { composeArgs, type ComposePlan } from '../src/pipeline/compose.js';
 import { decodeArgs } from '../src/pipeline/decode.js';

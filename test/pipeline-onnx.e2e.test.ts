@@ -3,7 +3,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { enhance } from '../src/pipeline/index.js';
 import { convertIfNeeded } from '../src/machine/provision/realesrgan-onnx.js';
-import { toolsRealesrganOnnxDir } from '../src/pipeline/onnx-upscale-models.js';
+import { toolsRealesrganOnnxDir } from '../src/machine/onnx-upscale-models.js';
 import { clips, ffprobeJson, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 

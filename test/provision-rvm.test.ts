@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
 import { createMatter } from '../src/pipeline/engines/index.js';
-import { rvmFileName } from '../src/pipeline/rvm-variants.js';
+import { rvmFileName } from '../src/machine/rvm-variants.js';
 import { findRvmModel, toolsRvmModelPath } from '../src/machine/tools.js';
 import { formatProvision } from '../src/machine/provision/index.js';
 import { provision } from '../src/cli/engines.js';

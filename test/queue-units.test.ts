@@ -82,7 +82,7 @@ describe('classifyFailure', async () => {
 });
 
 describe('createOutageLog', async () => {
-  const { createOutageLog } = await import('../src/queue/outage.js');
+  const { createOutageLog } = await import('../src/redis/outage.js');
   const { EventEmitter } = await import('node:events');
   const sink = () => {
     const lines: Array<{ level: string; obj: Record<string, unknown>; msg: string }> = [];

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRvmMatte } from '../src/pipeline/engines/matte-rvm.js';
-import { chooseDownsampleRatio, identifyRvmVariant, RVM_STATE_CHANNELS, RVM_VARIANTS, rvmFileName } from '../src/pipeline/rvm-variants.js';
+import { chooseDownsampleRatio, identifyRvmVariant, RVM_STATE_CHANNELS, RVM_VARIANTS, rvmFileName } from '../src/machine/rvm-variants.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { clips, decodeRgb, rvmModel } from './helpers/media.js';
 

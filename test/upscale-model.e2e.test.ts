@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repoRoot, ffmpeg, tempDir } from './helpers/media.js';
 import { toolsRealesrganDir } from '../src/machine/tools.js';
-import { GENERAL_FAMILY } from '../src/pipeline/upscale-models.js';
+import { GENERAL_FAMILY } from '../src/machine/upscale-models.js';
 
 /** `--model general|anime`: both engines run the model asked for, and the stats say which. */
 const tmp = tempDir('dancelift-model-');

@@ -12,7 +12,7 @@ import type { Config } from '../src/config/schema.js';
 import { ENHANCE_QUEUE } from '../src/queue/jobs.js';
 import { makeLink, signPath } from '../src/web/links.js';
 import { startWebServer, type WebServer } from '../src/web/server.js';
-import { writeWatchMeta } from '../src/web/watch-meta.js';
+import { writeWatchMeta } from '../src/queue/watch-meta.js';
 import { clips } from './helpers/media.js';
 
 const log = pino({ level: 'silent' });

@@ -22,7 +22,7 @@ import { createRvmMatte } from '../pipeline/engines/matte-rvm.js';
 import { ffmpegNvencEncoders } from '../pipeline/encoder.js';
 import { estimateStartup, parseDoneLine } from '../pipeline/engines/realesrgan-calls.js';
 import { parseVulkanDevice, realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
-import { locateRealesrganOnnx } from '../pipeline/onnx-upscale-models.js';
+import { locateRealesrganOnnx } from '../machine/onnx-upscale-models.js';
 import { findRealesrgan, findRvmModel, vulkanDeviceList } from '../machine/tools.js';
 import { nvidiaGpus, type NvidiaGpu } from '../machine/nvidia.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';

@@ -6,11 +6,11 @@
 import { rm } from 'node:fs/promises';
 import type { Config } from '../config/schema.js';
 import { composeFromChunks } from '../pipeline/compose.js';
-import { encodeColour } from '../pipeline/colour.js';
+import { encodeColour } from '../media/colour.js';
 import { decodeChunks } from '../pipeline/decode.js';
 import { createMatter, createUpscaler, type UpscalerName } from '../pipeline/engines/index.js';
 import { makeRunDir } from '../pipeline/tempdir.js';
-import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
+import { RVM_VARIANTS } from '../machine/rvm-variants.js';
 import { findRvmModel } from '../machine/tools.js';
 import { resolveEncode } from '../pipeline/encoder.js';
 import { runInCalls } from '../pipeline/engines/run-in-calls.js';

@@ -25,7 +25,7 @@ import { submitEnhance } from '../queue/producer.js';
 import { queuePosition } from '../queue/queues.js';
 import type { Service } from '../service/context.js';
 import { recompose } from '../pipeline/recompose.js';
-import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
+import { RVM_VARIANTS } from '../machine/rvm-variants.js';
 import { makeLink, publicBaseUrl } from '../web/links.js';
 import { prepareDeliveryFor } from '../media/fit.js';
 import type { BotLibrary } from './library-warmup.js';

@@ -9,7 +9,7 @@
  * can be long, and non-ASCII names take several bytes per character.
  */
 import type { Locale } from '../i18n/messages.js';
-import type { RvmVariant } from '../pipeline/rvm-variants.js';
+import type { RvmVariant } from '../machine/rvm-variants.js';
 import { botTexts } from './texts.js';
 
 /** Telegram's limit on callback_data, in bytes (UTF-8). */

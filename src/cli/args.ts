@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { RVM_VARIANTS, type RvmVariant } from '../pipeline/rvm-variants.js';
+import { RVM_VARIANTS, type RvmVariant } from '../machine/rvm-variants.js';
 import { engineNames } from '../pipeline/engines/registry.js';
 
 /** What the command line asked for; parsing is pure so that every error message is unit-tested. */

@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { configSchema, type Config } from './schema.js';
 
-/** The checkout (or installed package) root: config/ and tools/ live here whatever the cwd. */
-export const packageRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+import { packageRoot } from '../paths.js';
+
+export { packageRoot };
 
 type Tree = Record<string, unknown>;
 

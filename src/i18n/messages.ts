@@ -10,15 +10,15 @@ import { ERROR_CODES, type ErrorCode } from '../errors.js';
 
 export { ERROR_CODES };
 import type { StageName } from '../pipeline/types.js';
-import { REFUSAL_CODES, type RefusalCode } from '../queue/limits.js';
+import { REFUSAL_CODES, type RefusalCode } from '../errors.js';
 import { JOB_FAILURE_CODES, type JobFailureCode } from '../queue/jobs.js';
 import type { CancelOutcome } from '../queue/cancel.js';
 
 /** Final job failures the queue decides; DISK_FULL shares the refusal's text. */
 type QueueFailureCode = Exclude<JobFailureCode, RefusalCode>;
 
-export type Locale = 'en' | 'zh';
-export const LOCALES: readonly Locale[] = ['en', 'zh'];
+export { LOCALES, type Locale } from '../locale.js';
+import type { Locale } from '../locale.js';
 
 /** Values a text may use; a missing one is left out of the sentence, never printed as "undefined". */
 export type Params = Record<string, string | number | undefined | null>;

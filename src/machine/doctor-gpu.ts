@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { execa } from 'execa';
-import { ffmpegNvencEncoders, probeNvenc } from '../pipeline/encoder.js';
+import { ffmpegNvencEncoders, probeNvenc } from './nvenc.js';
 import { nvidiaGpus, type NvidiaGpu } from './nvidia.js';
 import { isCpuVulkanDevice, vulkanDeviceList, type VulkanDevice } from './tools.js';
 import type { Check } from './doctor.js';

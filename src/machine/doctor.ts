@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { execa } from 'execa';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
-import { packageRoot } from '../config/load.js';
+import { packageRoot } from '../paths.js';
 import {
   findExecutable,
   installHint,
@@ -24,8 +24,8 @@ import {
   type Located,
   type Found,
 } from './tools.js';
-import { locateRealesrganOnnx, realesrganOnnxDir } from '../pipeline/onnx-upscale-models.js';
-import { RVM_VARIANTS, rvmFileName } from '../pipeline/rvm-variants.js';
+import { locateRealesrganOnnx, realesrganOnnxDir } from './onnx-upscale-models.js';
+import { RVM_VARIANTS, rvmFileName } from './rvm-variants.js';
 import { rvmReleaseFile } from './provision/rvm.js';
 import { gpuChecks, gpuFacts } from './doctor-gpu.js';
 

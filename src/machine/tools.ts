@@ -9,9 +9,9 @@ import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import type { PipelineSettings } from '../config/schema.js';
-import { packageRoot } from '../config/load.js';
+import { packageRoot } from '../paths.js';
 import { PipelineError } from '../errors.js';
-import { rvmFileName, type RvmVariant } from '../pipeline/rvm-variants.js';
+import { rvmFileName, type RvmVariant } from './rvm-variants.js';
 
 export interface Found {
   path: string;

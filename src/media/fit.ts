@@ -5,10 +5,10 @@ import { execa } from 'execa';
 import { PipelineError } from '../errors.js';
 import { probeVideo, safeInputArgs, type VideoInfo } from './probe.js';
 import { requireFfmpeg } from '../machine/tools.js';
-import { colourArgs, encodeColour, fromYuvOptions, type SourceColour } from '../pipeline/colour.js';
+import { colourArgs, encodeColour, fromYuvOptions, type SourceColour } from './colour.js';
 import type { Config } from '../config/schema.js';
 import { deliveryLine, DEFAULT_FIT_POLICY, fitPolicy, planDelivery, type DeliveryOutcome, type DeliveryPlan, type FitPolicy } from './plan.js';
-import type { Locale } from '../i18n/messages.js';
+import type { Locale } from '../locale.js';
 
 /**
  * Re-encodes a video to fit a byte budget: two-pass x264 at the bitrate planDelivery chose, so

@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.js';
-import type { Locale } from '../i18n/messages.js';
+import type { Locale } from '../locale.js';
 
 /**
  * The one decision both bots make before delivering a result to a chat with an upload limit:

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
-import { sourceColour, type SourceColour } from '../pipeline/colour.js';
+import { sourceColour, type SourceColour } from './colour.js';
 
 /**
  * Demuxers we let ffmpeg use on user files. Anything else (concat lists, HLS playlists, image

@@ -4,7 +4,7 @@ import { backgroundFileInputArgs, type Background } from '../backgrounds/library
 import { fileUrl, INPUT_GUARDS } from '../media/probe.js';
 import type { Chunk, PixelFormat } from './types.js';
 import { PipelineError } from '../errors.js';
-import { colourArgs, toYuvFilter, type EncodeColour } from './colour.js';
+import { colourArgs, toYuvFilter, type EncodeColour } from '../media/colour.js';
 import { lengthFilters, planLength, type LengthPlan } from './length.js';
 
 export interface EncodeSettings {

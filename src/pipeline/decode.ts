@@ -4,7 +4,7 @@ import { safeInputArgs } from '../media/probe.js';
 import { readFrameChunks } from './frames.js';
 import { frameBytes, type Chunk } from './types.js';
 import { PipelineError } from '../errors.js';
-import { fromYuvOptions, type SourceColour } from './colour.js';
+import { fromYuvOptions, type SourceColour } from '../media/colour.js';
 
 export interface NormalizePlan {
   width: number;

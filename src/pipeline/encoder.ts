@@ -4,9 +4,9 @@
  * its encode library, a card without an encoder, all sessions taken); otherwise, or after NVENC
  * fails once in this process, libx264. The probe's verdict is kept for the process's life.
  */
-import { execa } from 'execa';
 import type { EncodeSettings } from './compose.js';
 import { nvidiaGpus } from '../machine/nvidia.js';
+import { ffmpegNvencEncoders, probeNvenc } from '../machine/nvenc.js';
 
 export type CodecSetting = 'auto' | EncodeSettings['codec'];
 
@@ -35,26 +35,8 @@ export function pickEncoder(setting: CodecSetting, f: EncoderFacts): EncoderChoi
   return { codec: 'h264_nvenc' };
 }
 
-/** Pure: the encoders in `ffmpeg -hide_banner -encoders` output whose name mentions nvenc. */
-export function parseNvencEncoders(out: string): string[] {
-  return [...out.matchAll(/^\s*V\S*\s+(\w*nvenc\w*)\s/gm)].map((m) => m[1]);
-}
-
-export async function ffmpegNvencEncoders(ffmpeg = 'ffmpeg'): Promise<string[] | null> {
-  const r = await execa(ffmpeg, ['-hide_banner', '-encoders'], { reject: false, timeout: 30_000 }).catch(() => null);
-  if (!r || r.exitCode !== 0) return null;
-  return parseNvencEncoders(String(r.stdout));
-}
-
-/** One short real encode: 256x256, 10 frames, to nowhere. */
-export async function probeNvenc(ffmpeg = 'ffmpeg'): Promise<{ ok: boolean; detail: string }> {
-  const r = await execa(ffmpeg, ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', 'testsrc2=s=256x256:r=10:d=1', '-frames:v', '10', '-c:v', 'h264_nvenc', '-f', 'null', '-'], {
-    reject: false,
-    timeout: 30_000,
-  }).catch((err: unknown) => ({ exitCode: 1, stderr: err instanceof Error ? err.message : String(err) }));
-  const detail = String(r.stderr ?? '').trim().split('\n').slice(-1)[0] ?? '';
-  return { ok: r.exitCode === 0, detail: r.exitCode === 0 ? 'ok' : detail || `exit ${r.exitCode}` };
-}
+// What this machine's ffmpeg offers is a machine fact (doctor reports it too): machine/nvenc.ts.
+export { ffmpegNvencEncoders, parseNvencEncoders, probeNvenc } from '../machine/nvenc.js';
 
 let known: Promise<Omit<EncoderFacts, 'failedBefore'>> | undefined;
 let failedBefore: string | null = null;

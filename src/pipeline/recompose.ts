@@ -6,7 +6,7 @@ import type { PipelineSettings } from '../config/schema.js';
 import type { Background } from '../backgrounds/library.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
 import { audioArgs, backgroundInputArgs, coverFilter, overlayChain, videoEncodeArgs, type EncodeSettings } from './compose.js';
-import { encodeColour, fromYuvOptions, sourceColour, type SourceColour } from './colour.js';
+import { encodeColour, fromYuvOptions, sourceColour, type SourceColour } from '../media/colour.js';
 import { lengthFilters, planLength } from './length.js';
 import { PipelineError } from '../errors.js';
 import { partialName, type EnhanceResult } from './index.js';

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
 import { deliverJobSchema, type DeliverJobData, type EnhanceJobData, type Requester } from './jobs.js';
 import { deliverQueueName, type Queues } from './queues.js';
-import { createOutageLog } from './outage.js';
+import { createOutageLog } from '../redis/outage.js';
 import { outageOf } from '../redis/redis.js';
 
 /**

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ERROR_CODES } from '../errors.js';
 import { ASPECTS } from '../pipeline/reframe-plan.js';
-import { RVM_VARIANTS } from '../pipeline/rvm-variants.js';
+import { RVM_VARIANTS } from '../machine/rvm-variants.js';
 import { engineNameSchema } from '../pipeline/engines/registry.js';
 
 /**

@@ -1,7 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config/schema.js';
-import type { OutageLog } from './outage.js';
+import type { OutageLog } from '../redis/outage.js';
 import { DELIVER_QUEUE, ENHANCE_QUEUE, type Requester } from './jobs.js';
 
 /** Each platform has its own delivery queue, so a bot that is down leaves only its own deliveries waiting. */

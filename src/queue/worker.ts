@@ -12,11 +12,11 @@ import { afterOutOfMemory } from './retry.js';
 import { upscalerEntry } from '../pipeline/engines/registry.js';
 import type { Queues } from './queues.js';
 import { deliverOutcome } from './deliver.js';
-import { writeWatchMeta } from '../web/watch-meta.js';
+import { writeWatchMeta } from './watch-meta.js';
 import { acknowledgeCancel, cancelChannel, cancelRequested } from './cancel.js';
 import { classifyFailure } from './failure.js';
 import { readDoneMarker, writeDoneMarker } from './done-marker.js';
-import { createOutageLog } from './outage.js';
+import { createOutageLog } from '../redis/outage.js';
 import { outageOf } from '../redis/redis.js';
 
 /** What the worker needs from the rest of the service (wired in src/service/). */
@@ -180,7 +180,7 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         hasAudio: r.hasAudio,
         stats: { ...r.stats, queueWaitS, retries: data.notes },
       };
-      // Beside the video, for its watch page (src/web/watch-meta.ts); before the marker, so a rerun
+      // Beside the video, for its watch page (src/queue/watch-meta.ts); before the marker, so a rerun
       // that finishes from the marker finds it too.
       await writeWatchMeta(output.abs, { inputName: data.input.name, background: data.background, result });
       // From here on the output counts as done, whatever happens to this attempt.

@@ -6,7 +6,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import { logger as defaultLogger, type Logger } from '../log.js';
 import { findExecutable, installHint, isExecutable } from '../machine/tools.js';
-import { createOutageLog, type OutageLog } from '../queue/outage.js';
+import { createOutageLog, type OutageLog } from './outage.js';
 
 /**
  * Where the queue's Redis comes from, in this order:

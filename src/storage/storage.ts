@@ -4,7 +4,7 @@ import { readdir, rm, stat, statfs } from 'node:fs/promises';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { logger as defaultLogger, type Logger } from '../log.js';
-import { ServiceRefusal, formatDuration } from '../queue/limits.js';
+import { ServiceRefusal, formatDuration } from '../errors.js';
 
 /**
  * The data dir's job files. Every host running a role must see the same data dir (one machine, or a

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js';
 import { logger as rootLogger, type Logger } from '../log.js';
 import { publicBaseUrl, relativeFromPage, ROUTES, verifyLink, encodeRelPath, type Route } from './links.js';
 import { PAGE_CSP, pickLocale, renderProblemPage, renderWatchPage, type LinkProblem } from './watch-page.js';
-import { posterFor, videoFacts } from './watch-meta.js';
+import { posterFor, videoFacts } from '../queue/watch-meta.js';
 
 /**
  * The web role. One signed link (see links.ts) opens three things: the watch page (`/files/...`,

@@ -1,5 +1,5 @@
 import { formatDuration, TEXTS, type Locale } from '../i18n/messages.js';
-import type { VideoFacts } from './watch-meta.js';
+import type { VideoFacts } from '../queue/watch-meta.js';
 
 /**
  * The HTML the web role answers a link with: the watch page, and the pages that say why a link

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import ort from 'onnxruntime-node';
 import type { Config } from '../../config/schema.js';
-import { locateRealesrganOnnx } from '../../pipeline/onnx-upscale-models.js';
+import { locateRealesrganOnnx } from '../onnx-upscale-models.js';
 import { findRealesrgan } from '../tools.js';
 import { ProtoWriter } from './onnx-proto.js';
 import { ncnnToOnnx } from './ncnn-to-onnx.js';

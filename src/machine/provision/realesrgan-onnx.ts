@@ -10,11 +10,11 @@ import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
-import { packageRoot } from '../../config/load.js';
+import { packageRoot } from '../../paths.js';
 import { locateRealesrgan, toolsRealesrganDir } from '../tools.js';
-import { realesrganOnnxDir, realesrganOnnxFileName } from '../../pipeline/onnx-upscale-models.js';
+import { realesrganOnnxDir, realesrganOnnxFileName } from '../onnx-upscale-models.js';
 import { sha256File } from './download.js';
-import { GENERAL_FAMILY } from '../../pipeline/upscale-models.js';
+import { GENERAL_FAMILY } from '../upscale-models.js';
 import { CONVERTER_VERSION, ncnnToOnnx } from './ncnn-to-onnx.js';
 import { errorMessage, type ProvisionContext, type StepResult } from './types.js';
 

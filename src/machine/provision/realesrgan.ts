@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import type { Config } from '../../config/schema.js';
-import { packageRoot } from '../../config/load.js';
+import { packageRoot } from '../../paths.js';
 import { locateRealesrgan, realesrganFileName, toolsRealesrganDir, type RealesrganFound } from '../tools.js';
 import { downloadVerified, sha256File } from './download.js';
 import { readZip, readZipEntry } from './zip.js';

@@ -6,9 +6,9 @@
  */
 import path from 'node:path';
 import type { PipelineSettings } from '../../config/schema.js';
-import { packageRoot } from '../../config/load.js';
+import { packageRoot } from '../../paths.js';
 import { PipelineError } from '../../errors.js';
-import { rvmFileName, type RvmPrecision, type RvmVariant } from '../../pipeline/rvm-variants.js';
+import { rvmFileName, type RvmPrecision, type RvmVariant } from '../rvm-variants.js';
 import { locateRvmModel, toolsRvmModelPath, type Found } from '../tools.js';
 import { downloadVerified, type FetchLike } from './download.js';
 import { errorMessage, type ProvisionContext, type StepResult } from './types.js';

@@ -1,5 +1,5 @@
 import type { PipelineSettings } from '../../config/schema.js';
-import type { RvmVariant } from '../rvm-variants.js';
+import type { RvmVariant } from '../../machine/rvm-variants.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { isUnavailable, matterEntry, upscalerEntry, type UpscalerEntry } from './registry.js';
 

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { packageRoot } from '../../config/load.js';
+import { packageRoot } from '../../paths.js';
 import { PipelineError } from '../../errors.js';
 import type { Chunk, ChunkEngine, EngineInfo, StageContext } from '../types.js';
 import { fromWire, fromWireChunk, type FromWorker, type ToWorker } from './ort-worker-protocol.js';

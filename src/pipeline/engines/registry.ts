@@ -13,7 +13,7 @@ import { z } from 'zod';
 import type { Config, PipelineSettings } from '../../config/schema.js';
 import type { Check, EngineDoctorContext } from '../../machine/doctor.js';
 import type { ProvisionContext, ProvisionOptions, StepResult } from '../../machine/provision/index.js';
-import type { RvmVariant } from '../rvm-variants.js';
+import type { RvmVariant } from '../../machine/rvm-variants.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { ffmpegUpscaler, noUpscaler } from './registry/upscale-simple.js';
 import { realesrganSettings, realesrganUpscaler } from './registry/upscale-realesrgan.js';

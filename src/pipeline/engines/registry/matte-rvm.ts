@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RVM_VARIANTS } from '../../rvm-variants.js';
+import { RVM_VARIANTS } from '../../../machine/rvm-variants.js';
 import type { MatterEntry } from '../registry.js';
 import { ortProviderSchema } from './ort-provider.js';
 

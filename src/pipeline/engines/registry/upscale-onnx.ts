@@ -28,9 +28,9 @@ export const onnxUpscaler: UpscalerEntry = {
   outOfMemory: gpuOutOfMemory,
   withTile: withRealesrganTile,
   async create({ config, scale, log }) {
-    const { locateRealesrganOnnx } = await import('../../onnx-upscale-models.js');
+    const { locateRealesrganOnnx } = await import('../../../machine/onnx-upscale-models.js');
     const { useTensorrtCache } = await import('../ort-providers.js');
-    const { modelFamily, modelLabel } = await import('../../upscale-models.js');
+    const { modelFamily, modelLabel } = await import('../../../machine/upscale-models.js');
     const loc = locateRealesrganOnnx(config, scale);
     useTensorrtCache(config.dataDir);
     if (!loc.found) return { why: `ONNX model ${loc.tried[0]?.path ?? ''} not found (run \`npm run setup\` to convert it)` };

@@ -47,7 +47,7 @@ export const realesrganUpscaler: UpscalerEntry = {
   withTile: withRealesrganTile,
   async create({ config, scale }) {
     const { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } = await import('../../../machine/tools.js');
-    const { modelFamily, modelLabel } = await import('../../upscale-models.js');
+    const { modelFamily, modelLabel } = await import('../../../machine/upscale-models.js');
     const found = findRealesrgan(config);
     if (!found) return { why: 'realesrgan-ncnn-vulkan not installed (run `npm run setup`)' };
     const { realesrgan } = config.upscale;

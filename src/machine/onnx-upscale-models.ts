@@ -6,8 +6,8 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { PipelineSettings } from '../config/schema.js';
-import { packageRoot } from '../config/load.js';
-import { toolsRealesrganDir, type Attempt, type Found, type Located } from '../machine/tools.js';
+import { packageRoot } from '../paths.js';
+import { toolsRealesrganDir, type Attempt, type Found, type Located } from './tools.js';
 import { modelFamily } from './upscale-models.js';
 
 /** tools/realesrgan/onnx: beside the ncnn models they come from, replaced with them on reinstall. */

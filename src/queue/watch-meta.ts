@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { probeVideo } from '../media/probe.js';
 import { safeInputArgs } from '../media/probe.js';
 import { requireFfmpeg } from '../machine/tools.js';
-import { resultSchema, type JobResult } from '../queue/jobs.js';
+import { resultSchema, type JobResult } from './jobs.js';
 
 /**
  * What the watch page shows beside a video, kept next to it in outputs/ (`<file>.meta.json`), so

@@ -1,0 +1,95 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cyclesOf, folderOf, importGraph, type ImportEdge } from './helpers/imports.js';
+
+/**
+ * The rooms of src/ and the one-way arrows between them (README, "Layout"). A folder may import
+ * from folders below its own row, never from its row or above:
+ *
+ *   cli, bench         entry points: the command line and the benchmark
+ *   service            wires the roles together
+ *   bots               Telegram and Discord
+ *   web                links, the web role and its watch page
+ *   i18n               user-facing texts: words what the layers below report
+ *   queue              job schemas, producer, worker, delivery, limits
+ *   config             the one config schema: composes the engines' settings
+ *   pipeline           decode, the engines and their registry, compose
+ *   backgrounds        the background library
+ *   media              probing, fitting, colour tags
+ *   redis, storage     the Redis connection; the data dir
+ *   machine            locating and checking tools, doctor, provisioning, model files
+ *   (root)             errors.ts, log.ts, paths.ts, locale.ts: every layer may import them
+ */
+const LAYERS: readonly (readonly string[])[] = [
+  ['cli', 'bench'],
+  ['service'],
+  ['bots'],
+  ['web'],
+  ['i18n'],
+  ['queue'],
+  ['config'],
+  ['pipeline'],
+  ['backgrounds'],
+  ['media'],
+  ['redis', 'storage'],
+  ['machine'],
+  ['(root)'],
+];
+
+/**
+ * Edges allowed against the order, each with its reason. bots → service: the bots read the
+ * service's context types; the issue-11 work on src/bots removes it.
+ */
+const ALLOWED = new Set(['bots -> service']);
+
+const src = path.join(import.meta.dirname, '..', 'src');
+
+/** The config's shape may be read (type-only) anywhere: each layer names the settings it takes. */
+const counts = (e: ImportEdge) => !(e.typeOnly && e.to === path.join('config', 'schema.ts'));
+
+function folderEdges(): Map<string, string[]> {
+  const byPair = new Map<string, string[]>();
+  for (const e of importGraph(src).filter(counts)) {
+    const [a, b] = [folderOf(e.from), folderOf(e.to)];
+    if (a === b) continue;
+    const key = `${a} -> ${b}`;
+    byPair.set(key, [...(byPair.get(key) ?? []), `${e.from} imports ${e.to}${e.typeOnly ? ' (type)' : ''}`]);
+  }
+  return byPair;
+}
+
+const rank = (folder: string) => LAYERS.findIndex((row) => row.includes(folder));
+
+describe('the folders of src/', () => {
+  const edges = folderEdges();
+
+  it('each has its place in the layer order', () => {
+    const folders = [...new Set([...edges.keys()].flatMap((k) => k.split(' -> ')))];
+    expect(folders.filter((f) => rank(f) < 0)).toEqual([]);
+  });
+
+  it('import only downwards', () => {
+    const upward = [...edges]
+      .filter(([key]) => {
+        const [a, b] = key.split(' -> ');
+        return rank(a) >= rank(b) && !ALLOWED.has(key);
+      })
+      .map(([key, files]) => `${key}: ${files.join(', ')}`);
+    expect(upward).toEqual([]);
+  });
+
+  it('form no import cycle (the allowed exceptions included, so they show here)', () => {
+    const cycles = cyclesOf([...edges.keys()].map((k) => k.split(' -> ') as [string, string]));
+    // bots ↔ service: issue 11 removes it; any other cycle fails.
+    expect(cycles).toEqual([['bots', 'service']]);
+  });
+
+  it('the walker sees static, type-only and dynamic imports (else the checks above prove nothing)', () => {
+    const all = importGraph(src);
+    const has = (from: string, to: string, typeOnly: boolean) => all.some((e) => e.from === from && e.to === to && e.typeOnly === typeOnly);
+    expect(has(path.join('config', 'schema.ts'), path.join('pipeline', 'engines', 'registry.ts'), false)).toBe(true);
+    expect(has(path.join('pipeline', 'engines', 'registry.ts'), path.join('machine', 'doctor.ts'), true)).toBe(true);
+    expect(has(path.join('pipeline', 'engines', 'registry', 'upscale-onnx.ts'), path.join('pipeline', 'engines', 'upscale-onnx-threaded.ts'), false)).toBe(true);
+    expect(cyclesOf([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd']])).toEqual([['a', 'b', 'c']]);
+  });
+});
