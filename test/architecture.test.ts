@@ -89,7 +89,7 @@ describe('the folders of src/', () => {
     const has = (from: string, to: string, typeOnly: boolean) => all.some((e) => e.from === from && e.to === to && e.typeOnly === typeOnly);
     expect(has(path.join('config', 'schema.ts'), path.join('pipeline', 'engines', 'registry.ts'), false)).toBe(true);
     expect(has(path.join('pipeline', 'engines', 'registry.ts'), path.join('machine', 'doctor.ts'), true)).toBe(true);
-    expect(has(path.join('pipeline', 'engines', 'registry', 'upscale-onnx.ts'), path.join('pipeline', 'engines', 'upscale-onnx-threaded.ts'), false)).toBe(true);
+    expect(has(path.join('pipeline', 'engines', 'registry', 'upscale-onnx.ts'), path.join('pipeline', 'engines', 'ort', 'upscale-onnx-threaded.ts'), false)).toBe(true);
     expect(cyclesOf([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd']])).toEqual([['a', 'b', 'c']]);
   });
 });

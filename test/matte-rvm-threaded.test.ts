@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createRvmMatte, type RvmMatteOptions } from '../src/pipeline/engines/matte-rvm.js';
-import { createRvmMatteThreaded } from '../src/pipeline/engines/matte-rvm-threaded.js';
+import { createRvmMatteThreaded } from '../src/pipeline/engines/ort/matte-rvm-threaded.js';
 import type { Chunk, StageContext } from '../src/pipeline/types.js';
 import { clips, decodeRgb, rvmModel } from './helpers/media.js';
 import { rejection } from './helpers/assert.js';

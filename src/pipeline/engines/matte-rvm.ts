@@ -24,7 +24,7 @@ import ort from 'onnxruntime-node';
 import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
 import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
-import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
+import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort/providers.js';
 import { chooseDownsampleRatio, identifyRvmVariant, type RvmVariant } from '../../machine/rvm-variants.js';
 
 export { chooseDownsampleRatio };

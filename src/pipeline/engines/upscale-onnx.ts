@@ -13,7 +13,7 @@ import path from 'node:path';
 import ort from 'onnxruntime-node';
 import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type StageContext, type UpscaleEngine } from '../types.js';
-import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
+import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort/providers.js';
 import { planTiles, planarToTile, tileToPlanar, type Tile } from './upscale-tiles.js';
 
 export interface OnnxUpscaleOptions {

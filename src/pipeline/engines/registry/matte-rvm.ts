@@ -20,9 +20,9 @@ export const rvmMatter: MatterEntry = {
   kind: 'matte',
   settings: rvmSettings,
   async create({ config, log, variant: asked, signal, root }) {
-    const { useTensorrtCache } = await import('../ort-providers.js');
+    const { useTensorrtCache } = await import('../ort/providers.js');
     const { ensureRvmModel } = await import('../../../machine/provision/rvm.js');
-    const { createRvmMatteThreaded } = await import('../matte-rvm-threaded.js');
+    const { createRvmMatteThreaded } = await import('../ort/matte-rvm-threaded.js');
     useTensorrtCache(config.dataDir);
     const variant = asked ?? config.matte.rvm.variant;
     // The variant setup did not fetch is fetched here, on its first use.

@@ -10,7 +10,7 @@ export const commandMatter: MatterEntry = {
   kind: 'matte',
   settings: commandSettings,
   async create({ config }) {
-    const { useTensorrtCache } = await import('../ort-providers.js');
+    const { useTensorrtCache } = await import('../ort/providers.js');
     useTensorrtCache(config.dataDir);
     const { createCommandMatte } = await import('../matte-command.js');
     return createCommandMatte({ template: config.matte.command.template });

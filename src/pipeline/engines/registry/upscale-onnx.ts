@@ -29,14 +29,14 @@ export const onnxUpscaler: UpscalerEntry = {
   withTile: withRealesrganTile,
   async create({ config, scale, log }) {
     const { locateRealesrganOnnx } = await import('../../../machine/onnx-upscale-models.js');
-    const { useTensorrtCache } = await import('../ort-providers.js');
+    const { useTensorrtCache } = await import('../ort/providers.js');
     const { modelFamily, modelLabel } = await import('../../../machine/upscale-models.js');
     const loc = locateRealesrganOnnx(config, scale);
     useTensorrtCache(config.dataDir);
     if (!loc.found) return { why: `ONNX model ${loc.tried[0]?.path ?? ''} not found (run \`npm run setup\` to convert it)` };
     const own = config.upscale.onnx?.providers ?? [];
     try {
-      const { createOnnxUpscaleThreaded } = await import('../upscale-onnx-threaded.js');
+      const { createOnnxUpscaleThreaded } = await import('../ort/upscale-onnx-threaded.js');
       return await createOnnxUpscaleThreaded({
         modelPath: loc.found.path,
         scale,

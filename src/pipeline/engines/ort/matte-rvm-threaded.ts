@@ -1,6 +1,6 @@
-import type { MatteEngine } from '../types.js';
-import type { RvmMatteOptions } from './matte-rvm.js';
-import { startOrtWorker } from './ort-worker-host.js';
+import type { MatteEngine } from '../../types.js';
+import type { RvmMatteOptions } from '../matte-rvm.js';
+import { startOrtWorker } from './worker-host.js';
 
 /**
  * RVM in a worker thread (matte-rvm-worker.ts), with the same contract as createRvmMatte: chunks in

@@ -1,6 +1,6 @@
 /**
  * The main-thread side of an onnxruntime engine that runs in a worker thread (see
- * ort-worker-serve.ts for why): starts the worker, sends it the engine's options, and gives back a
+ * worker-serve.ts for why): starts the worker, sends it the engine's options, and gives back a
  * ChunkEngine whose calls become messages. Both the RVM matte and the ONNX upscaler use it; they
  * differ only in the worker script, their names and their options.
  */
@@ -8,10 +8,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { packageRoot } from '../../paths.js';
-import { PipelineError } from '../../errors.js';
-import type { Chunk, ChunkEngine, EngineInfo, StageContext } from '../types.js';
-import { fromWire, fromWireChunk, type FromWorker, type ToWorker } from './ort-worker-protocol.js';
+import { packageRoot } from '../../../paths.js';
+import { PipelineError } from '../../../errors.js';
+import type { Chunk, ChunkEngine, EngineInfo, StageContext } from '../../types.js';
+import { fromWire, fromWireChunk, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 export interface OrtWorkerSpec<Opts> {
   /** The compiled worker's file name, e.g. 'matte-rvm-worker.js'. */
@@ -30,7 +30,7 @@ function workerScript(name: string): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const sibling = path.join(here, name);
   if (existsSync(sibling)) return sibling;
-  return path.join(packageRoot, 'dist', 'pipeline', 'engines', name);
+  return path.join(packageRoot, 'dist', 'pipeline', 'engines', 'ort', name);
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { UpscaleEngine } from '../types.js';
-import type { OnnxUpscaleOptions } from './upscale-onnx.js';
-import { startOrtWorker } from './ort-worker-host.js';
+import type { UpscaleEngine } from '../../types.js';
+import type { OnnxUpscaleOptions } from '../upscale-onnx.js';
+import { startOrtWorker } from './worker-host.js';
 
 /**
  * The ONNX upscaler in a worker thread (upscale-onnx-worker.ts), with the UpscaleEngine contract.

@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import ort from 'onnxruntime-node';
-import { isCpuVulkanDevice, vulkanDeviceList } from '../../machine/tools.js';
+import { isCpuVulkanDevice, vulkanDeviceList } from '../../../machine/tools.js';
 
 /**
  * Cheap reasons not to try a provider at all. Trying CUDA without its library, or WebGPU on a

@@ -5,8 +5,8 @@
  * engine's worker file is one call to serveOrtEngine with its factory.
  */
 import { parentPort } from 'node:worker_threads';
-import type { ChunkEngine } from '../types.js';
-import { fromWireChunk, toWire, toWireChunk, type FromWorker, type ToWorker } from './ort-worker-protocol.js';
+import type { ChunkEngine } from '../../types.js';
+import { fromWireChunk, toWire, toWireChunk, type FromWorker, type ToWorker } from './worker-protocol.js';
 
 export interface ServeOptions {
   /** Send the engine's per-chunk log lines (ctx.log) to the main thread, or drop them. */

@@ -1,10 +1,10 @@
 /**
- * Messages between an onnxruntime engine on the main thread (ort-worker-host.ts) and the same engine
- * in its worker thread (ort-worker-serve.ts). One protocol for every engine: only the init options
+ * Messages between an onnxruntime engine on the main thread (worker-host.ts) and the same engine
+ * in its worker thread (worker-serve.ts). One protocol for every engine: only the init options
  * differ, hence the type parameter.
  */
-import type { Chunk, EngineInfo } from '../types.js';
-import { PipelineError, type ErrorCode } from '../../errors.js';
+import type { Chunk, EngineInfo } from '../../types.js';
+import { PipelineError, type ErrorCode } from '../../../errors.js';
 
 /** Chunks cross the thread boundary as plain data: a Uint8Array (transferred, not copied). */
 export type WireChunk = Omit<Chunk, 'pixels'> & { pixels: Uint8Array };

@@ -1,5 +1,0 @@
-/** Worker-thread side of the RVM engine (see ort-worker-serve.ts). Per-chunk log lines stay here. */
-import { createRvmMatte } from './matte-rvm.js';
-import { serveOrtEngine } from './ort-worker-serve.js';
-
-serveOrtEngine(createRvmMatte, { forwardChunkLogs: false });
