@@ -4,13 +4,12 @@
  * Redis and an in-process enhance worker running ffmpeg's upscaler and RVM on tiny clips.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
+import { backgroundsDir, DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import type { Service } from '../src/service/context.js';
 import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startDiscordBot, type DiscordBot } from '../src/bots/discord/bot.js';
-import { backgroundsDir } from '../src/backgrounds/select.js';
 import pino from 'pino';
 import type { Config } from '../src/config/schema.js';
 import { Permission, startFakeDiscord, type DiscordUser, type FakeDiscord, type FakeDiscordOptions, type MessageView } from './fakes/discord.js';

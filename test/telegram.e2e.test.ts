@@ -5,14 +5,13 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
+import { backgroundsDir, DEFAULT_BACKGROUNDS, DEFAULTS_LOCK } from '../src/backgrounds/library.js';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Service } from '../src/service/context.js';
 import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startTelegramBot, type TelegramBot } from '../src/bots/telegram/bot.js';
 import type { Config } from '../src/config/schema.js';
-import { backgroundsDir } from '../src/backgrounds/select.js';
 import { logger } from '../src/log.js';
 import { startFakeTelegram, type Chat, type ChatMessageRecord, type FakeTelegram, type FakeTelegramOptions, type User } from './fakes/telegram.js';
 import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';

@@ -631,3 +631,9 @@ async function generate(dir: string, recipe: Recipe, side: number, opts: EnsureO
     await rm(tmp, { force: true });
   }
 }
+
+/** Makes sure the library exists (first run), then resolves a name, path or colour. */
+export async function prepareBackground(spec: string, dir: string): Promise<Background> {
+  await ensureDefaultBackgrounds(dir);
+  return resolveBackground(spec, dir);
+}

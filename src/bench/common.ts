@@ -2,10 +2,10 @@
 import { execa } from 'execa';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
-import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
+import { backgroundsDir, prepareBackground } from '../backgrounds/library.js';
 import type { Background } from '../backgrounds/library.js';
 import { planNormalize, type NormalizePlan } from '../pipeline/decode.js';
-import { probeVideo, type VideoInfo } from '../media/probe.js';
+import { inputLimits, probeVideo, type VideoInfo } from '../media/probe.js';
 import type { StageSample } from './stats.js';
 
 export interface SideSpec {
@@ -39,7 +39,7 @@ export interface Prepared {
 }
 
 export async function prepare(config: Config, input: string, background: string): Promise<Prepared> {
-  const info = await probeVideo(input, { maxDurationS: config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 });
+  const info = await probeVideo(input, inputLimits(config.pipeline));
   const plan = planNormalize(info, config.pipeline.maxInputShortSide);
   return { info, plan, background: await prepareBackground(background, backgroundsDir(config)) };
 }

@@ -75,6 +75,11 @@ export interface ProbeLimits {
 
 export const defaultLimits: ProbeLimits = { maxDurationS: 600, maxLongSide: 4096, maxShortSide: 2160 };
 
+/** Pure: what an upload may be: up to 4K either way round, and the configured length. */
+export function inputLimits(pipeline: { maxDurationS: number }): ProbeLimits {
+  return { ...defaultLimits, maxDurationS: pipeline.maxDurationS };
+}
+
 /** Pure: a stream's own duration: `duration` (MP4), else the DURATION tag (Matroska "00:00:02.000000000"). */
 export function streamDurationS(s: { duration?: string; tags?: Record<string, string> }): number | null {
   const d = parseFloat(s.duration ?? '');

@@ -2,7 +2,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { PipelineSettings } from '../config/schema.js';
-import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
+import { backgroundsDir, prepareBackground } from '../backgrounds/library.js';
 import { Channel } from './channel.js';
 import { composeFromChunks } from './compose.js';
 import { tapAlphaExport } from './export-alpha.js';
@@ -13,7 +13,7 @@ import { PipelineError, isPipelineError } from '../errors.js';
 import { runInCalls } from './engines/run-in-calls.js';
 import { noteEncoderFailure, resolveEncode } from './encoder.js';
 import { isCallEngine } from './engines/upscale-realesrgan.js';
-import { probeVideo } from '../media/probe.js';
+import { inputLimits, probeVideo } from '../media/probe.js';
 import type { RvmVariant } from '../machine/rvm-variants.js';
 import { encodeColour } from '../media/colour.js';
 import { withCleanEdges, type EdgeMethod } from './edges.js';
@@ -91,7 +91,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   req.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = abort.signal;
 
-  const info = await probeVideo(req.input, { maxDurationS: config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 }, { signal });
+  const info = await probeVideo(req.input, inputLimits(config.pipeline), { signal });
   const plan = planNormalize(info, config.pipeline.maxInputShortSide);
   const background = mattingName === 'none' ? null : await prepareBackground(req.background ?? config.backgrounds.default, backgroundsDir(config));
 

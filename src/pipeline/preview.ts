@@ -8,9 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { requireFfmpeg } from '../machine/tools.js';
 import { PipelineError } from '../errors.js';
 import { enhance, type EnhanceRequest, type EnhanceResult } from './index.js';
-import { fileUrl, INPUT_GUARDS, probeVideo } from '../media/probe.js';
+import { fileUrl, INPUT_GUARDS, inputLimits, probeVideo } from '../media/probe.js';
 import { chooseTempRoot, makeRunDir } from './tempdir.js';
 
 /** Motion is measured on frames this wide: enough to see a dancer move, tiny to decode. */
@@ -54,7 +55,7 @@ export function mostActiveStart(energies: number[], length: number): number {
 /** Motion energy of every frame of `file`, at its own frame rate. */
 export async function motionEnergy(file: string, signal?: AbortSignal): Promise<number[]> {
   const r = await execa(
-    'ffmpeg',
+    requireFfmpeg(),
     ['-v', 'error', '-nostdin', ...INPUT_GUARDS, '-i', fileUrl(file), '-map', '0:v:0', '-vf', `scale=${ENERGY_WIDTH}:${ENERGY_WIDTH}:flags=area,format=gray`, '-f', 'rawvideo', 'pipe:1'],
     { encoding: 'buffer', reject: false, cancelSignal: signal, maxBuffer: 1 << 30 },
   );
@@ -88,7 +89,7 @@ export type PreviewResult = EnhanceResult & { preview: PreviewInfo };
 export async function enhancePreview(req: EnhanceRequest & { previewS: number }): Promise<PreviewResult> {
   const t0 = performance.now();
   const { config } = req;
-  const info = await probeVideo(req.input, { maxDurationS: config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 }, { signal: req.signal });
+  const info = await probeVideo(req.input, inputLimits(config.pipeline), { signal: req.signal });
   const fps = info.fps > 0 ? info.fps : 25;
   const energies = await motionEnergy(req.input, req.signal);
   const length = Math.max(1, Math.round(req.previewS * fps));
@@ -99,7 +100,7 @@ export async function enhancePreview(req: EnhanceRequest & { previewS: number })
   const cut = path.join(dir, 'preview-input.mkv');
   try {
     const r = await execa(
-      'ffmpeg',
+      requireFfmpeg(),
       [
         '-v', 'error', '-nostdin', '-y', ...INPUT_GUARDS, '-i', fileUrl(req.input),
         // -ss/-t after -i: decoded and cut at the exact frame, not at the keyframe before.

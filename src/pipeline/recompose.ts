@@ -2,9 +2,10 @@ import { resolveEncode } from './encoder.js';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
+import { requireFfmpeg, requireFfprobe } from '../machine/tools.js';
 import type { PipelineSettings } from '../config/schema.js';
 import type { Background } from '../backgrounds/library.js';
-import { backgroundsDir, prepareBackground } from '../backgrounds/select.js';
+import { backgroundsDir, prepareBackground } from '../backgrounds/library.js';
 import { audioArgs, backgroundInputArgs, coverFilter, overlayChain, videoEncodeArgs, type EncodeSettings } from './compose.js';
 import { encodeColour, fromYuvOptions, sourceColour, type SourceColour } from '../media/colour.js';
 import { lengthFilters, planLength } from './length.js';
@@ -28,7 +29,7 @@ export interface CutoutInfo {
 
 /** Reads what `enhance --keep-cutout` wrote: foreground (stream 0), alpha (stream 1), audio. */
 export async function probeCutout(file: string, signal?: AbortSignal): Promise<CutoutInfo> {
-  const r = await execa('ffprobe', ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...INPUT_GUARDS, fileUrl(file)], {
+  const r = await execa(requireFfprobe(), ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...INPUT_GUARDS, fileUrl(file)], {
     reject: false,
     cancelSignal: signal,
   });
@@ -98,7 +99,7 @@ export async function recompose(req: RecomposeRequest): Promise<EnhanceResult> {
   await mkdir(path.dirname(req.output), { recursive: true });
   const partial = partialName(req.output);
   const encode = await resolveEncode(req.config.encode);
-  const child = execa('ffmpeg', recomposeArgs(req.cutout, info, bg, partial, encode), {
+  const child = execa(requireFfmpeg(), recomposeArgs(req.cutout, info, bg, partial, encode), {
     cancelSignal: req.signal,
     reject: false,
     buffer: { stdout: false },

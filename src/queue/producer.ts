@@ -2,9 +2,8 @@ import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
-import { backgroundsDir } from '../backgrounds/select.js';
-import { ensureDefaultBackgrounds, resolveBackground } from '../backgrounds/library.js';
-import { probeVideo } from '../media/probe.js';
+import { backgroundsDir, ensureDefaultBackgrounds, resolveBackground } from '../backgrounds/library.js';
+import { inputLimits, probeVideo } from '../media/probe.js';
 import { enhanceJobSchema, type EnhanceJobData, type EnhanceOptions, type Requester } from './jobs.js';
 import { queuePosition, type Queues } from './queues.js';
 
@@ -50,7 +49,7 @@ export const newJobId = () => `j${randomBytes(6).toString('hex')}`;
  */
 export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Promise<{ jobId: string; position: number | undefined }> {
   const { config, queues } = deps;
-  await probeVideo(req.file, { maxDurationS: config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 });
+  await probeVideo(req.file, inputLimits(config.pipeline));
   const bgDir = backgroundsDir(config);
   await ensureDefaultBackgrounds(bgDir);
   const bg = await resolveBackground(req.background, bgDir, { allowPaths: req.allowBackgroundPaths ?? false });

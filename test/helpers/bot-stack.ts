@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { openService, type Service } from '../../src/service/context.js';
 import { startEnhanceWorker, type EnhanceWorker } from '../../src/queue/worker.js';
-import { backgroundsDir } from '../../src/backgrounds/select.js';
+import { backgroundsDir } from '../../src/backgrounds/library.js';
 import type { Config } from '../../src/config/schema.js';
 import { execa } from 'execa';
 import { clips } from './media.js';
