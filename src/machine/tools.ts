@@ -239,6 +239,28 @@ export function locateRvmModel(config: Config, root = packageRoot, variant: RvmV
   return { found: null, tried };
 }
 
+/**
+ * tools/models/<name>.fp16.onnx: the fp16 copy provisioning makes of the RVM model at `fp32Path`
+ * for GPU providers. Always under tools/, whichever folder the fp32 file is in (that one may be
+ * read-only, like ../shared/models).
+ */
+export function toolsRvmFp16Path(fp32Path: string, root = packageRoot): string {
+  return path.join(root, 'tools', 'models', `${path.basename(fp32Path, '.onnx')}.fp16.onnx`);
+}
+
+/**
+ * The fp16 copy of the RVM model at `fp32Path`, when there is one made after that file (an older
+ * one belongs to a model that has since been replaced); null otherwise.
+ */
+export function findRvmFp16(fp32Path: string, root = packageRoot): string | null {
+  const fp16 = toolsRvmFp16Path(fp32Path, root);
+  try {
+    return statSync(fp16).isFile() && statSync(fp16).mtimeMs >= statSync(fp32Path).mtimeMs ? fp16 : null;
+  } catch {
+    return null;
+  }
+}
+
 /** The RVM ONNX model: config, tools/models, <dataDir>/models, then (mobilenetv3) ../shared/models. */
 export function findRvmModel(config: Config, root = packageRoot, variant: RvmVariant = config.matte.rvm.variant): Found | null {
   return locateRvmModel(config, root, variant).found;

@@ -5,6 +5,7 @@
 import { loadConfig } from '../../config/load.js';
 import { formatProvision, provision } from './index.js';
 import { provisionFp16Upscalers } from './fp16.js';
+import { provisionRvmFp16 } from './rvm-fp16.js';
 
 async function main(): Promise<number> {
   let config;
@@ -18,6 +19,7 @@ async function main(): Promise<number> {
   console.log(formatProvision(report));
   // fp16 copies for GPU providers: optional, so they never fail the set-up.
   for (const line of await provisionFp16Upscalers(config).catch((err: unknown) => [`fp16: ${err instanceof Error ? err.message : String(err)}`])) console.log(`  ${line}`);
+  console.log(`  ${await provisionRvmFp16(config)}`);
   return report.ok ? 0 : 1;
 }
 

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/schema.js';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { findRealesrgan, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } from '../../machine/tools.js';
+import { findRealesrgan, findRvmFp16, isCpuVulkanDevice, pickVulkanDevice, realesrganModelFiles, vulkanDeviceList } from '../../machine/tools.js';
 import { PipelineError, isPipelineError } from '../../errors.js';
 import type { RvmVariant } from '../rvm-variants.js';
 import { ensureRvmModel } from '../../machine/provision/rvm.js';
@@ -124,6 +124,8 @@ export async function createMatter(config: Config, engine: MattingName, log: (m:
   const model = await ensureRvmModel(config, variant, { root: opts.root, log, signal: opts.signal });
   return createRvmMatteThreaded({
     modelPath: model.path,
+    // GPU providers take the fp16 copy provisioning made and checked (rvmModelFor); the CPU keeps fp32.
+    fp16ModelPath: findRvmFp16(model.path, opts.root) ?? undefined,
     variant,
     providers: config.matte.rvm.providers,
     downsampleRatio: config.matte.rvm.downsampleRatio,

@@ -31,6 +31,8 @@ export { chooseDownsampleRatio };
 
 export interface RvmMatteOptions {
   modelPath: string;
+  /** The fp16 copy made at provisioning (findRvmFp16), for GPU providers only; absent: fp32 everywhere. */
+  fp16ModelPath?: string;
   /** The variant the file is meant to be (from --matting-model / config); the model's shapes decide. */
   variant?: RvmVariant;
   /** Execution providers to try in order, e.g. ['cuda', 'webgpu', 'cpu']. */
@@ -44,6 +46,13 @@ export interface RvmMatteOptions {
 
 /** Providers whose outputs onnxruntime-node can leave in GPU memory ('gpu-buffer'). */
 const STATES_ON_DEVICE = ['webgpu', 'cuda', 'tensorrt'];
+/** Providers that compute in float16 natively; on the CPU an fp16 model only adds Casts. */
+const FP16_PROVIDERS = ['cuda', 'tensorrt', 'webgpu'];
+
+/** Pure: the model file a provider opens: the fp16 copy on a GPU provider when there is one, else fp32. */
+export function rvmModelFor(provider: string, modelPath: string, fp16ModelPath?: string): { file: string; precision: 'fp32' | 'fp16' } {
+  return fp16ModelPath && FP16_PROVIDERS.includes(provider) ? { file: fp16ModelPath, precision: 'fp16' } : { file: modelPath, precision: 'fp32' };
+}
 const STATE_INPUTS = ['r1i', 'r2i', 'r3i', 'r4i'] as const;
 const STATE_OUTPUTS = ['r1o', 'r2o', 'r3o', 'r4o'] as const;
 const REQUIRED_INPUTS = ['src', ...STATE_INPUTS, 'downsample_ratio'];
@@ -68,13 +77,16 @@ function disposeTensor(t: ort.Tensor | undefined): void {
 interface Candidate {
   session: ort.InferenceSession;
   provider: string;
+  /** The file it runs (fp32, or the fp16 copy). */
+  file: string;
   /** Channels of r1o..r4o from the smoke test: they tell the variant. */
   stateChannels: number[];
   /** States kept on the device between frames (webgpu 'gpu-buffer'). */
   statesOnDevice: boolean;
 }
 
-function sessionOptions(provider: string, threads: number | undefined, statesOnDevice: boolean): ort.InferenceSession.SessionOptions {
+/** Pure: the session options for a provider; with statesOnDevice, r1o..r4o stay in GPU memory. */
+export function rvmSessionOptions(provider: string, threads: number | undefined, statesOnDevice: boolean): ort.InferenceSession.SessionOptions {
   const options = ortSessionOptions(provider, threads);
   if (statesOnDevice) {
     // fgr and pha are read on the CPU every frame; the states only feed the next frame, so they
@@ -142,15 +154,16 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
   const providers = opts.providers.length > 0 ? opts.providers : ['cpu'];
 
   let badModel: unknown;
-  const open = async (provider: string, statesOnDevice: boolean): Promise<Candidate> => {
+  const open = async (provider: string, statesOnDevice: boolean, file = modelPath): Promise<Candidate> => {
     const t0 = performance.now();
     try {
       let stateChannels: number[] = [];
-      const session = await openCheckedSession(modelPath, sessionOptions(provider, opts.threads, statesOnDevice), async (s) => {
+      const session = await openCheckedSession(file, rvmSessionOptions(provider, opts.threads, statesOnDevice), async (s) => {
         stateChannels = await smokeTest(s);
       });
-      log(`rvm: using onnxruntime ${provider}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
-      return { session, provider, statesOnDevice, stateChannels };
+      const fp16 = file === modelPath ? '' : ' fp16';
+      log(`rvm: using onnxruntime ${provider}${fp16}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
+      return { session, provider, file, statesOnDevice, stateChannels };
     } catch (err) {
       if (looksLikeBadModel(err)) badModel ??= err;
       throw err;
@@ -162,15 +175,23 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
     reason: ortReason,
     log,
     async attempt(provider) {
-      // On a GPU provider, first try keeping the recurrent state on the GPU; if that fails, the plain provider.
-      if (STATES_ON_DEVICE.includes(provider)) {
+      // On a GPU provider: the fp16 copy before fp32, and for each the recurrent state kept on the
+      // GPU before the plain provider. The last try's error is the provider's.
+      const { file, precision } = rvmModelFor(provider, modelPath, opts.fp16ModelPath);
+      const tries: [string, boolean][] = [];
+      for (const f of precision === 'fp16' ? [file, modelPath] : [modelPath]) {
+        if (STATES_ON_DEVICE.includes(provider)) tries.push([f, true]);
+        tries.push([f, false]);
+      }
+      for (const [i, [f, onDevice]] of tries.entries()) {
         try {
-          return await open(provider, true);
+          return await open(provider, onDevice, f);
         } catch (err) {
-          log(`rvm: ${provider} (states on GPU) failed: ${ortReason(err, provider)}`);
+          if (i === tries.length - 1) throw err;
+          log(`rvm: ${provider}${f === modelPath ? '' : ' fp16'}${onDevice ? ' (states on GPU)' : ''} failed: ${ortReason(err, provider)}`);
         }
       }
-      return open(provider, false);
+      throw new Error('unreachable');
     },
   });
 
@@ -193,7 +214,7 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
   }
   const info: EngineInfo = {
     engine: `rvm ${variant}${identified ? '' : ' (unrecognised states ' + chosen.stateChannels.join('/') + ')'} (onnxruntime-node)`,
-    device: `onnxruntime ${chosen.provider} (${path.basename(modelPath)})`,
+    device: `onnxruntime ${chosen.provider} (${path.basename(chosen.file)})`,
   };
   if (notes.length > 0) info.fallbackFrom = notes.join('; ');
   return new RvmMatte(chosen, opts.downsampleRatio, variant, info, log);
