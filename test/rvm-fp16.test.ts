@@ -13,7 +13,7 @@ import {
   type RvmFrames,
 } from '../src/machine/provision/rvm-fp16.js';
 import { findRvmFp16, toolsRvmFp16Path } from '../src/machine/tools.js';
-import { rvmModelFor, rvmSessionOptions } from '../src/pipeline/engines/matte-rvm.js';
+import { rvmKeepsStatesOnDevice, rvmModelFor, rvmSessionOptions } from '../src/pipeline/engines/matte-rvm.js';
 import { clips, rvmModel, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
 
@@ -24,9 +24,14 @@ describe('which RVM file and session options a provider gets', () => {
     expect(rvmModelFor('cuda', 'a.onnx')).toEqual({ file: 'a.onnx', precision: 'fp32' });
   });
 
+  it('tries keeping the states on the device only on WebGPU (the binding\'s gpu-buffer is WebGPU memory)', () => {
+    expect(rvmKeepsStatesOnDevice('webgpu')).toBe(true);
+    for (const p of ['cuda', 'tensorrt', 'cpu']) expect(rvmKeepsStatesOnDevice(p)).toBe(false);
+  });
+
   it('keeps r1o..r4o on the GPU only when asked, and reads fgr and pha on the CPU', () => {
-    const gpu = rvmSessionOptions('cuda', undefined, true);
-    expect(gpu.executionProviders).toEqual(['cuda']);
+    const gpu = rvmSessionOptions('webgpu', undefined, true);
+    expect(gpu.executionProviders).toEqual(['webgpu']);
     expect(gpu.preferredOutputLocation).toEqual({ fgr: 'cpu', pha: 'cpu', r1o: 'gpu-buffer', r2o: 'gpu-buffer', r3o: 'gpu-buffer', r4o: 'gpu-buffer' });
     expect(rvmSessionOptions('cuda', undefined, false).preferredOutputLocation).toBeUndefined();
     const cpu = rvmSessionOptions('cpu', 2, false);

@@ -44,8 +44,20 @@ export interface RvmMatteOptions {
   log?: (msg: string) => void;
 }
 
-/** Providers whose outputs onnxruntime-node can leave in GPU memory ('gpu-buffer'). */
-const STATES_ON_DEVICE = ['webgpu', 'cuda', 'tensorrt'];
+/**
+ * Providers whose outputs onnxruntime-node can leave in GPU memory ('gpu-buffer'). Only WebGPU:
+ * the binding's IO binding puts a 'gpu-buffer' output in "WebGPU_Buf" memory, the one device
+ * memory it knows (js/node/src/inference_session_wrap.cc; the 1.30 binary names no other), so on
+ * CUDA and TensorRT the option cannot work and trying it would cost a second session (a TensorRT
+ * engine build) at every start. There the states make the round trip: about 3.2 MB each way per
+ * 1080p frame at ratio 0.25, some 0.5 ms over PCIe.
+ */
+const STATES_ON_DEVICE = ['webgpu'];
+
+/** Pure: whether the engine first tries keeping r1o..r4o in GPU memory on this provider. */
+export function rvmKeepsStatesOnDevice(provider: string): boolean {
+  return STATES_ON_DEVICE.includes(provider);
+}
 /** Providers that compute in float16 natively; on the CPU an fp16 model only adds Casts. */
 const FP16_PROVIDERS = ['cuda', 'tensorrt', 'webgpu'];
 
@@ -180,7 +192,7 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
       const { file, precision } = rvmModelFor(provider, modelPath, opts.fp16ModelPath);
       const tries: [string, boolean][] = [];
       for (const f of precision === 'fp16' ? [file, modelPath] : [modelPath]) {
-        if (STATES_ON_DEVICE.includes(provider)) tries.push([f, true]);
+        if (rvmKeepsStatesOnDevice(provider)) tries.push([f, true]);
         tries.push([f, false]);
       }
       for (const [i, [f, onDevice]] of tries.entries()) {
