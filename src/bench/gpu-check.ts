@@ -21,6 +21,7 @@ import { createOnnxUpscale } from '../pipeline/engines/upscale-onnx.js';
 import { createRvmMatte } from '../pipeline/engines/matte-rvm.js';
 import { ffmpegNvencEncoders } from '../pipeline/encoder.js';
 import { estimateStartup, parseDoneLine } from '../pipeline/engines/realesrgan-calls.js';
+import { providerPrecheck } from '../pipeline/engines/ort-providers.js';
 import { parseVulkanDevice, realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
 import { locateRealesrganOnnx } from '../pipeline/onnx-upscale-models.js';
 import { findRealesrgan, findRvmFp16, findRvmModel, vulkanDeviceList } from '../machine/tools.js';
@@ -142,6 +143,11 @@ async function main(): Promise<void> {
     const rows: Part[] = [];
     for (const [precision, file] of variants(loc.found.path)) {
       for (const provider of PROVIDERS) {
+        const skipped = await providerPrecheck(provider);
+        if (skipped) {
+          rows.push({ provider, precision, skipped });
+          continue;
+        }
         const t = performance.now();
         try {
           const engine = await createOnnxUpscale({ modelPath: file, scale: 2, providers: [provider], tile: 0 });
@@ -168,6 +174,11 @@ async function main(): Promise<void> {
     const fp16 = findRvmFp16(model.path);
     for (const [precision, file] of [['fp32', model.path], ...(fp16 ? [['fp16', fp16]] : [])]) {
       for (const provider of PROVIDERS) {
+        const skipped = await providerPrecheck(provider);
+        if (skipped) {
+          rows.push({ provider, precision, skipped });
+          continue;
+        }
         const logs: string[] = [];
         const t = performance.now();
         try {
