@@ -13,15 +13,16 @@ import {
   type RvmFrames,
 } from '../src/machine/provision/rvm-fp16.js';
 import { findRvmFp16, toolsRvmFp16Path } from '../src/machine/tools.js';
-import { rvmKeepsStatesOnDevice, rvmModelFor, rvmSessionOptions } from '../src/pipeline/engines/matte-rvm.js';
+import { createRvmMatte, rvmKeepsStatesOnDevice, rvmSessionOptions } from '../src/pipeline/engines/matte-rvm.js';
+import { modelForProvider } from '../src/pipeline/fp16-models.js';
 import { clips, rvmModel, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
 
 describe('which RVM file and session options a provider gets', () => {
   it('GPU providers take the fp16 copy when there is one; the CPU keeps fp32', () => {
-    for (const p of ['cuda', 'tensorrt', 'webgpu']) expect(rvmModelFor(p, 'a.onnx', 'a.fp16.onnx')).toEqual({ file: 'a.fp16.onnx', precision: 'fp16' });
-    expect(rvmModelFor('cpu', 'a.onnx', 'a.fp16.onnx')).toEqual({ file: 'a.onnx', precision: 'fp32' });
-    expect(rvmModelFor('cuda', 'a.onnx')).toEqual({ file: 'a.onnx', precision: 'fp32' });
+    for (const p of ['cuda', 'tensorrt', 'webgpu']) expect(modelForProvider(p, 'a.onnx', 'a.fp16.onnx')).toEqual({ file: 'a.fp16.onnx', precision: 'fp16' });
+    expect(modelForProvider('cpu', 'a.onnx', 'a.fp16.onnx')).toEqual({ file: 'a.onnx', precision: 'fp32' });
+    expect(modelForProvider('cuda', 'a.onnx')).toEqual({ file: 'a.onnx', precision: 'fp32' });
   });
 
   it('tries keeping the states on the device only on WebGPU (the binding\'s gpu-buffer is WebGPU memory)', () => {
@@ -95,6 +96,15 @@ describe('the fp16 RVM model', () => {
     expect(c.alphaMad).toBeLessThan(1 / 255);
     expect(c.alphaPsnrDb).toBeGreaterThan(40);
   }, 120_000);
+
+  it('the engine keeps fp32 on the CPU even with the fp16 copy given', async () => {
+    const engine = await createRvmMatte({ modelPath: rvmModel, fp16ModelPath: fp16, providers: ['cuda', 'cpu'], downsampleRatio: 0.5 });
+    try {
+      expect(engine.info().device).toBe(`onnxruntime cpu (${path.basename(rvmModel)})`);
+    } finally {
+      await engine.close();
+    }
+  }, 60_000);
 
   it('fails the check with the guided filter in float16 (the limits have teeth)', async () => {
     const whole = path.join(tmp.dir, 'whole.fp16.onnx');

@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.js';
 import { packageRoot } from '../config/load.js';
 import { PipelineError } from '../errors.js';
 import { rvmFileName, type RvmVariant } from '../pipeline/rvm-variants.js';
+import { freshFp16 } from '../pipeline/fp16-models.js';
 
 export interface Found {
   path: string;
@@ -253,12 +254,7 @@ export function toolsRvmFp16Path(fp32Path: string, root = packageRoot): string {
  * one belongs to a model that has since been replaced); null otherwise.
  */
 export function findRvmFp16(fp32Path: string, root = packageRoot): string | null {
-  const fp16 = toolsRvmFp16Path(fp32Path, root);
-  try {
-    return statSync(fp16).isFile() && statSync(fp16).mtimeMs >= statSync(fp32Path).mtimeMs ? fp16 : null;
-  } catch {
-    return null;
-  }
+  return freshFp16(toolsRvmFp16Path(fp32Path, root), fp32Path);
 }
 
 /** The RVM ONNX model: config, tools/models, <dataDir>/models, then (mobilenetv3) ../shared/models. */

@@ -5,6 +5,8 @@ import { findRealesrgan, findRvmFp16, isCpuVulkanDevice, pickVulkanDevice, reale
 import { PipelineError, isPipelineError } from '../../errors.js';
 import type { RvmVariant } from '../rvm-variants.js';
 import { ensureRvmModel } from '../../machine/provision/rvm.js';
+import { fp16Sibling } from '../../machine/provision/fp16.js';
+import { freshFp16 } from '../fp16-models.js';
 import type { MatteEngine, UpscaleEngine } from '../types.js';
 import { createNoMatte, createNoUpscale } from './passthrough.js';
 import { createFfmpegUpscale } from './upscale-ffmpeg.js';
@@ -49,6 +51,7 @@ async function createOnnxUpscaler(config: Config, scale: number, log: (m: string
     try {
       return await createOnnxUpscaleThreaded({
         modelPath: loc.found.path,
+        fp16ModelPath: freshFp16(fp16Sibling(loc.found.path), loc.found.path) ?? undefined,
         scale,
         providers: own.length > 0 ? own : config.matte.rvm.providers,
         tile: config.upscale.onnx?.tile ?? 0,
@@ -124,7 +127,7 @@ export async function createMatter(config: Config, engine: MattingName, log: (m:
   const model = await ensureRvmModel(config, variant, { root: opts.root, log, signal: opts.signal });
   return createRvmMatteThreaded({
     modelPath: model.path,
-    // GPU providers take the fp16 copy provisioning made and checked (rvmModelFor); the CPU keeps fp32.
+    // GPU providers take the fp16 copy provisioning made and checked (modelForProvider); the CPU keeps fp32.
     fp16ModelPath: findRvmFp16(model.path, opts.root) ?? undefined,
     variant,
     providers: config.matte.rvm.providers,

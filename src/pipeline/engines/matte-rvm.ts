@@ -26,12 +26,13 @@ import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageCo
 import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
 import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort-providers.js';
 import { chooseDownsampleRatio, identifyRvmVariant, type RvmVariant } from '../rvm-variants.js';
+import { modelForProvider } from '../fp16-models.js';
 
 export { chooseDownsampleRatio };
 
 export interface RvmMatteOptions {
   modelPath: string;
-  /** The fp16 copy made at provisioning (findRvmFp16), for GPU providers only; absent: fp32 everywhere. */
+  /** The fp16 copy made at provisioning (findRvmFp16), for GPU providers only (modelForProvider); absent: fp32 everywhere. */
   fp16ModelPath?: string;
   /** The variant the file is meant to be (from --matting-model / config); the model's shapes decide. */
   variant?: RvmVariant;
@@ -57,13 +58,6 @@ const STATES_ON_DEVICE = ['webgpu'];
 /** Pure: whether the engine first tries keeping r1o..r4o in GPU memory on this provider. */
 export function rvmKeepsStatesOnDevice(provider: string): boolean {
   return STATES_ON_DEVICE.includes(provider);
-}
-/** Providers that compute in float16 natively; on the CPU an fp16 model only adds Casts. */
-const FP16_PROVIDERS = ['cuda', 'tensorrt', 'webgpu'];
-
-/** Pure: the model file a provider opens: the fp16 copy on a GPU provider when there is one, else fp32. */
-export function rvmModelFor(provider: string, modelPath: string, fp16ModelPath?: string): { file: string; precision: 'fp32' | 'fp16' } {
-  return fp16ModelPath && FP16_PROVIDERS.includes(provider) ? { file: fp16ModelPath, precision: 'fp16' } : { file: modelPath, precision: 'fp32' };
 }
 const STATE_INPUTS = ['r1i', 'r2i', 'r3i', 'r4i'] as const;
 const STATE_OUTPUTS = ['r1o', 'r2o', 'r3o', 'r4o'] as const;
@@ -189,7 +183,7 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
     async attempt(provider) {
       // On a GPU provider: the fp16 copy before fp32, and for each the recurrent state kept on the
       // GPU before the plain provider. The last try's error is the provider's.
-      const { file, precision } = rvmModelFor(provider, modelPath, opts.fp16ModelPath);
+      const { file, precision } = modelForProvider(provider, modelPath, opts.fp16ModelPath);
       const tries: [string, boolean][] = [];
       for (const f of precision === 'fp16' ? [file, modelPath] : [modelPath]) {
         if (rvmKeepsStatesOnDevice(provider)) tries.push([f, true]);
