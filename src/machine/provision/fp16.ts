@@ -1,6 +1,6 @@
 /**
- * fp16 copies of the ONNX models for GPU providers (half the memory traffic; tensor cores). They sit
- * beside the fp32 file as `<name>.fp16.onnx`, keep float32 inputs and outputs (a Cast at each end),
+ * fp16 copies of the upscaler models for GPU providers (half the memory traffic; tensor cores). They sit
+ * beside the fp32 file as `<name>.fp16.onnx` (RVM's copy: rvm-fp16.ts), keep float32 inputs and outputs (a Cast at each end),
  * so every engine feeds and reads them exactly like the fp32 file; onnxruntime's CPU provider runs
  * them too, which is how provisioning checks them against fp32.
  */
