@@ -1,8 +1,8 @@
 /** fp16 copies of the upscaler model: half floats, the converter's fp16 mode, checked against fp32 on the CPU. */
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compareOnCpu, fp16Sibling, psnr, toHalf } from '../src/machine/provision/fp16.js';
+import { compareOnCpu, fp16Sibling, provisionFp16Upscalers, psnr, toHalf } from '../src/machine/provision/fp16.js';
 import { ncnnToOnnx } from '../src/machine/provision/ncnn-to-onnx.js';
 import { findRealesrgan } from '../src/machine/tools.js';
 import { testConfig } from './helpers/fixtures.js';
@@ -49,5 +49,23 @@ describe('the fp16 upscaler model', () => {
     const db = await compareOnCpu(fp32, fp16);
     expect(db).toBeGreaterThan(40);
     expect(db).toBeLessThan(Infinity); // really a different (half-precision) model
+  }, 120_000);
+
+  it('provisioning converts each fp16 copy from the model it sits beside (the "general" family: realesrgan-x4fast)', async (ctx) => {
+    const base = testConfig(tmp.dir);
+    const found = findRealesrgan(base);
+    if (!found) return ctx.skip();
+    const dir = path.join(tmp.dir, 'onnx');
+    const config = { ...base, upscale: { ...base.upscale, model: 'general' as const, onnx: { ...base.upscale.onnx, modelsDir: dir } } };
+    const src = (ext: string) => path.join(found.modelsDir, `realesrgan-x4fast-x2.${ext}`);
+    const fp32 = path.join(dir, 'realesrgan-x4fast-x2.onnx');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(fp32, ncnnToOnnx(readFileSync(src('param'), 'utf8'), new Uint8Array(readFileSync(src('bin')))).onnx);
+    // Before the fix it converted realesr-animevideov3's ncnn files here: 16 dB, and removed.
+    const lines = await provisionFp16Upscalers(config);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^fp16 realesrgan-x4fast-x2: realesrgan-x4fast-x2\.fp16\.onnx, (Infinity|\d+\.\d) dB/);
+    expect(existsSync(fp16Sibling(fp32))).toBe(true);
+    expect(await compareOnCpu(fp32, fp16Sibling(fp32))).toBeGreaterThan(40);
   }, 120_000);
 });

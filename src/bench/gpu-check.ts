@@ -21,9 +21,10 @@ import { createOnnxUpscale } from '../pipeline/engines/upscale-onnx.js';
 import { createRvmMatte } from '../pipeline/engines/matte-rvm.js';
 import { ffmpegNvencEncoders } from '../pipeline/encoder.js';
 import { estimateStartup, parseDoneLine } from '../pipeline/engines/realesrgan-calls.js';
+import { providerPrecheck } from '../pipeline/engines/ort/providers.js';
 import { parseVulkanDevice, realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
 import { locateRealesrganOnnx } from '../machine/onnx-upscale-models.js';
-import { findRealesrgan, findRvmModel, vulkanDeviceList } from '../machine/tools.js';
+import { findRealesrgan, findRvmFp16, findRvmModel, vulkanDeviceList } from '../machine/tools.js';
 import { nvidiaGpus, type NvidiaGpu } from '../machine/nvidia.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { fp16Sibling } from '../machine/provision/fp16.js';
@@ -142,6 +143,11 @@ async function main(): Promise<void> {
     const rows: Part[] = [];
     for (const [precision, file] of variants(loc.found.path)) {
       for (const provider of PROVIDERS) {
+        const skipped = await providerPrecheck(provider);
+        if (skipped) {
+          rows.push({ provider, precision, skipped });
+          continue;
+        }
         const t = performance.now();
         try {
           const engine = await createOnnxUpscale({ modelPath: file, scale: 2, providers: [provider], tile: 0 });
@@ -164,8 +170,15 @@ async function main(): Promise<void> {
     if (!model) return { skipped: 'RVM model not found (npm run setup, or DANCELIFT_RVM_MODEL)' };
     const { w, h, frames } = sizes.rvm;
     const rows: Part[] = [];
-    for (const [precision, file] of variants(model.path)) {
+    // The fp16 copy lives in tools/models (the fp32 file's folder may be read-only); each row opens its file directly.
+    const fp16 = findRvmFp16(model.path);
+    for (const [precision, file] of [['fp32', model.path], ...(fp16 ? [['fp16', fp16]] : [])]) {
       for (const provider of PROVIDERS) {
+        const skipped = await providerPrecheck(provider);
+        if (skipped) {
+          rows.push({ provider, precision, skipped });
+          continue;
+        }
         const logs: string[] = [];
         const t = performance.now();
         try {

@@ -6,6 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { formatProvision } from '../machine/provision/index.js';
 import { provisionFp16Upscalers } from '../machine/provision/fp16.js';
 import { provision } from './engines.js';
+import { provisionRvmFp16 } from '../machine/provision/rvm-fp16.js';
 
 async function main(): Promise<number> {
   let config;
@@ -19,6 +20,7 @@ async function main(): Promise<number> {
   console.log(formatProvision(report));
   // fp16 copies for GPU providers: optional, so they never fail the set-up.
   for (const line of await provisionFp16Upscalers(config).catch((err: unknown) => [`fp16: ${err instanceof Error ? err.message : String(err)}`])) console.log(`  ${line}`);
+  console.log(`  ${await provisionRvmFp16(config)}`);
   return report.ok ? 0 : 1;
 }
 

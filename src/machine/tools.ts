@@ -12,6 +12,7 @@ import type { PipelineSettings } from '../config/schema.js';
 import { packageRoot } from '../paths.js';
 import { PipelineError } from '../errors.js';
 import { rvmFileName, type RvmVariant } from './rvm-variants.js';
+import { freshFp16 } from './fp16-models.js';
 
 export interface Found {
   path: string;
@@ -237,6 +238,23 @@ export function locateRvmModel(config: PipelineSettings, root = packageRoot, var
     tried.push({ ...c, problem: 'no such file' });
   }
   return { found: null, tried };
+}
+
+/**
+ * tools/models/<name>.fp16.onnx: the fp16 copy provisioning makes of the RVM model at `fp32Path`
+ * for GPU providers. Always under tools/, whichever folder the fp32 file is in (that one may be
+ * read-only, like ../shared/models).
+ */
+export function toolsRvmFp16Path(fp32Path: string, root = packageRoot): string {
+  return path.join(root, 'tools', 'models', `${path.basename(fp32Path, '.onnx')}.fp16.onnx`);
+}
+
+/**
+ * The fp16 copy of the RVM model at `fp32Path`, when there is one made after that file (an older
+ * one belongs to a model that has since been replaced); null otherwise.
+ */
+export function findRvmFp16(fp32Path: string, root = packageRoot): string | null {
+  return freshFp16(toolsRvmFp16Path(fp32Path, root), fp32Path);
 }
 
 /** The RVM ONNX model: config, tools/models, <dataDir>/models, then (mobilenetv3) ../shared/models. */

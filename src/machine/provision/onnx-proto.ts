@@ -78,6 +78,11 @@ export class ProtoWriter {
     return this.bytes(field, new Uint8Array(Float32Array.from(values).buffer));
   }
 
+  /** Fields already encoded (copied unchanged from a message read with readFields). */
+  raw(encoded: Uint8Array<ArrayBufferLike>): this {
+    return this.push(encoded);
+  }
+
   finish(): Uint8Array {
     const out = new Uint8Array(this.size);
     let at = 0;
@@ -205,3 +210,75 @@ export function model(m: ModelSpec): Uint8Array {
   for (const [key, value] of Object.entries(m.metadata ?? {})) w.message(14, new ProtoWriter().string(1, key).string(2, value));
   return w.finish();
 }
+
+// ---- reading
+
+/** One field of a message as it is on the wire; `raw` is the whole field (key included), for copying it unchanged. */
+export interface ProtoField {
+  field: number;
+  wire: number;
+  /** varint and fixed values (as bigint, so int64 survives). */
+  int: bigint;
+  /** Length-delimited payload (a sub-message, a string, packed values, raw_data). */
+  bytes: Uint8Array<ArrayBufferLike>;
+  raw: Uint8Array<ArrayBufferLike>;
+}
+
+function readVarint(buf: Uint8Array<ArrayBufferLike>, at: number): [bigint, number] {
+  let v = 0n;
+  let shift = 0n;
+  for (;;) {
+    if (at >= buf.length) throw new RangeError('protobuf: truncated varint');
+    const b = buf[at++];
+    v |= BigInt(b & 0x7f) << shift;
+    if (!(b & 0x80)) return [v, at];
+    shift += 7n;
+    if (shift > 63n) throw new RangeError('protobuf: varint too long');
+  }
+}
+
+/** The fields of one message in order. Sub-messages are not parsed: read their `bytes` again. */
+export function readFields(buf: Uint8Array<ArrayBufferLike>): ProtoField[] {
+  const out: ProtoField[] = [];
+  let at = 0;
+  const empty: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
+  while (at < buf.length) {
+    const start = at;
+    const [key, afterKey] = readVarint(buf, at);
+    at = afterKey;
+    const wire = Number(key & 7n);
+    const field = Number(key >> 3n);
+    let int = 0n;
+    let bytes = empty;
+    if (wire === VARINT) [int, at] = readVarint(buf, at);
+    else if (wire === LEN) {
+      const [len, after] = readVarint(buf, at);
+      bytes = buf.subarray(after, after + Number(len));
+      if (bytes.length !== Number(len)) throw new RangeError('protobuf: truncated field');
+      at = after + Number(len);
+    } else if (wire === I32 || wire === 1) {
+      const n = wire === I32 ? 4 : 8;
+      if (at + n > buf.length) throw new RangeError('protobuf: truncated field');
+      const view = new DataView(buf.buffer, buf.byteOffset + at, n);
+      int = n === 4 ? BigInt(view.getUint32(0, true)) : view.getBigUint64(0, true);
+      at += n;
+    } else throw new RangeError(`protobuf: wire type ${wire} not supported`);
+    out.push({ field, wire, int, bytes, raw: buf.subarray(start, at) });
+  }
+  return out;
+}
+
+/** A packed (or single) repeated varint field's values. */
+export function readPackedInts(f: ProtoField): bigint[] {
+  if (f.wire === VARINT) return [f.int];
+  const out: bigint[] = [];
+  let at = 0;
+  while (at < f.bytes.length) {
+    const [v, next] = readVarint(f.bytes, at);
+    out.push(v);
+    at = next;
+  }
+  return out;
+}
+
+export const utf8 = (b: Uint8Array<ArrayBufferLike>): string => new TextDecoder().decode(b);

@@ -26,11 +26,14 @@ import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageCo
 import { planarToRgba, rgb24ToPlanarFloat } from './rvm-tensor.js';
 import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort/providers.js';
 import { chooseDownsampleRatio, identifyRvmVariant, type RvmVariant } from '../../machine/rvm-variants.js';
+import { modelForProvider } from '../../machine/fp16-models.js';
 
 export { chooseDownsampleRatio };
 
 export interface RvmMatteOptions {
   modelPath: string;
+  /** The fp16 copy made at provisioning (findRvmFp16), for GPU providers only (modelForProvider); absent: fp32 everywhere. */
+  fp16ModelPath?: string;
   /** The variant the file is meant to be (from --matting-model / config); the model's shapes decide. */
   variant?: RvmVariant;
   /** Execution providers to try in order, e.g. ['cuda', 'webgpu', 'cpu']. */
@@ -42,8 +45,20 @@ export interface RvmMatteOptions {
   log?: (msg: string) => void;
 }
 
-/** Providers whose outputs onnxruntime-node can leave in GPU memory ('gpu-buffer'). */
-const STATES_ON_DEVICE = ['webgpu', 'cuda', 'tensorrt'];
+/**
+ * Providers whose outputs onnxruntime-node can leave in GPU memory ('gpu-buffer'). Only WebGPU:
+ * the binding's IO binding puts a 'gpu-buffer' output in "WebGPU_Buf" memory, the one device
+ * memory it knows (js/node/src/inference_session_wrap.cc; the 1.30 binary names no other), so on
+ * CUDA and TensorRT the option cannot work and trying it would cost a second session (a TensorRT
+ * engine build) at every start. There the states make the round trip: about 3.2 MB each way per
+ * 1080p frame at ratio 0.25, some 0.5 ms over PCIe.
+ */
+const STATES_ON_DEVICE = ['webgpu'];
+
+/** Pure: whether the engine first tries keeping r1o..r4o in GPU memory on this provider. */
+export function rvmKeepsStatesOnDevice(provider: string): boolean {
+  return STATES_ON_DEVICE.includes(provider);
+}
 const STATE_INPUTS = ['r1i', 'r2i', 'r3i', 'r4i'] as const;
 const STATE_OUTPUTS = ['r1o', 'r2o', 'r3o', 'r4o'] as const;
 const REQUIRED_INPUTS = ['src', ...STATE_INPUTS, 'downsample_ratio'];
@@ -68,13 +83,16 @@ function disposeTensor(t: ort.Tensor | undefined): void {
 interface Candidate {
   session: ort.InferenceSession;
   provider: string;
+  /** The file it runs (fp32, or the fp16 copy). */
+  file: string;
   /** Channels of r1o..r4o from the smoke test: they tell the variant. */
   stateChannels: number[];
   /** States kept on the device between frames (webgpu 'gpu-buffer'). */
   statesOnDevice: boolean;
 }
 
-function sessionOptions(provider: string, threads: number | undefined, statesOnDevice: boolean): ort.InferenceSession.SessionOptions {
+/** Pure: the session options for a provider; with statesOnDevice, r1o..r4o stay in GPU memory. */
+export function rvmSessionOptions(provider: string, threads: number | undefined, statesOnDevice: boolean): ort.InferenceSession.SessionOptions {
   const options = ortSessionOptions(provider, threads);
   if (statesOnDevice) {
     // fgr and pha are read on the CPU every frame; the states only feed the next frame, so they
@@ -142,15 +160,16 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
   const providers = opts.providers.length > 0 ? opts.providers : ['cpu'];
 
   let badModel: unknown;
-  const open = async (provider: string, statesOnDevice: boolean): Promise<Candidate> => {
+  const open = async (provider: string, statesOnDevice: boolean, file = modelPath): Promise<Candidate> => {
     const t0 = performance.now();
     try {
       let stateChannels: number[] = [];
-      const session = await openCheckedSession(modelPath, sessionOptions(provider, opts.threads, statesOnDevice), async (s) => {
+      const session = await openCheckedSession(file, rvmSessionOptions(provider, opts.threads, statesOnDevice), async (s) => {
         stateChannels = await smokeTest(s);
       });
-      log(`rvm: using onnxruntime ${provider}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
-      return { session, provider, statesOnDevice, stateChannels };
+      const fp16 = file === modelPath ? '' : ' fp16';
+      log(`rvm: using onnxruntime ${provider}${fp16}${statesOnDevice ? ' (states kept on the GPU)' : ''}, ready in ${Math.round(performance.now() - t0)} ms`);
+      return { session, provider, file, statesOnDevice, stateChannels };
     } catch (err) {
       if (looksLikeBadModel(err)) badModel ??= err;
       throw err;
@@ -162,15 +181,23 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
     reason: ortReason,
     log,
     async attempt(provider) {
-      // On a GPU provider, first try keeping the recurrent state on the GPU; if that fails, the plain provider.
-      if (STATES_ON_DEVICE.includes(provider)) {
+      // On a GPU provider: the fp16 copy before fp32, and for each the recurrent state kept on the
+      // GPU before the plain provider. The last try's error is the provider's.
+      const { file, precision } = modelForProvider(provider, modelPath, opts.fp16ModelPath);
+      const tries: [string, boolean][] = [];
+      for (const f of precision === 'fp16' ? [file, modelPath] : [modelPath]) {
+        if (rvmKeepsStatesOnDevice(provider)) tries.push([f, true]);
+        tries.push([f, false]);
+      }
+      for (const [i, [f, onDevice]] of tries.entries()) {
         try {
-          return await open(provider, true);
+          return await open(provider, onDevice, f);
         } catch (err) {
-          log(`rvm: ${provider} (states on GPU) failed: ${ortReason(err, provider)}`);
+          if (i === tries.length - 1) throw err;
+          log(`rvm: ${provider}${f === modelPath ? '' : ' fp16'}${onDevice ? ' (states on GPU)' : ''} failed: ${ortReason(err, provider)}`);
         }
       }
-      return open(provider, false);
+      throw new Error('unreachable');
     },
   });
 
@@ -193,7 +220,7 @@ export async function createRvmMatte(opts: RvmMatteOptions): Promise<MatteEngine
   }
   const info: EngineInfo = {
     engine: `rvm ${variant}${identified ? '' : ' (unrecognised states ' + chosen.stateChannels.join('/') + ')'} (onnxruntime-node)`,
-    device: `onnxruntime ${chosen.provider} (${path.basename(modelPath)})`,
+    device: `onnxruntime ${chosen.provider} (${path.basename(chosen.file)})`,
   };
   if (notes.length > 0) info.fallbackFrom = notes.join('; ');
   return new RvmMatte(chosen, opts.downsampleRatio, variant, info, log);

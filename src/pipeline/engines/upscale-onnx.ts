@@ -14,10 +14,13 @@ import ort from 'onnxruntime-node';
 import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type StageContext, type UpscaleEngine } from '../types.js';
 import { firstWorkingProvider, openCheckedSession, ortReason, ortSessionOptions } from './ort/providers.js';
+import { modelForProvider } from '../../machine/fp16-models.js';
 import { planTiles, planarToTile, tileToPlanar, type Tile } from './upscale-tiles.js';
 
 export interface OnnxUpscaleOptions {
   modelPath: string;
+  /** Its fp16 copy made at provisioning, for GPU providers only (modelForProvider); absent: fp32 everywhere. */
+  fp16ModelPath?: string;
   scale: number;
   /** Execution providers to try in order. */
   providers: string[];
@@ -64,9 +67,18 @@ export async function createOnnxUpscale(opts: OnnxUpscaleOptions): Promise<Upsca
     log,
     async attempt(provider) {
       const t0 = performance.now();
-      const session = await openCheckedSession(modelPath, ortSessionOptions(provider, opts.threads), (s) => smokeTest(s, opts.scale));
-      log(`upscale onnx: using onnxruntime ${provider}, ready in ${Math.round(performance.now() - t0)} ms`);
-      return { session, provider };
+      const open = (file: string) => openCheckedSession(file, ortSessionOptions(provider, opts.threads), (s) => smokeTest(s, opts.scale));
+      const { file, precision } = modelForProvider(provider, modelPath, opts.fp16ModelPath);
+      let session: ort.InferenceSession;
+      try {
+        session = await open(file);
+      } catch (err) {
+        if (precision === 'fp32') throw err;
+        log(`upscale onnx: ${provider} fp16 failed: ${ortReason(err)}; trying fp32`);
+        return { session: await open(modelPath), provider, precision: 'fp32' as const };
+      }
+      log(`upscale onnx: using onnxruntime ${provider} ${precision}, ready in ${Math.round(performance.now() - t0)} ms`);
+      return { session, provider, precision };
     },
   });
   if (!chosen) {
@@ -77,7 +89,7 @@ export async function createOnnxUpscale(opts: OnnxUpscaleOptions): Promise<Upsca
   }
   const info: EngineInfo = {
     engine: `${opts.label ?? path.basename(modelPath, '.onnx')} (onnxruntime-node)`,
-    device: `onnxruntime ${chosen.provider}`,
+    device: `onnxruntime ${chosen.provider}${chosen.precision === 'fp16' ? ' fp16' : ''}`,
   };
   if (failures.length > 0) info.fallbackFrom = failures.join('; ');
   return new OnnxUpscale(chosen.session, opts, info);

@@ -22,6 +22,7 @@ export const rvmMatter: MatterEntry = {
   async create({ config, log, variant: asked, signal, root }) {
     const { useTensorrtCache } = await import('../ort/providers.js');
     const { ensureRvmModel } = await import('../../../machine/provision/rvm.js');
+    const { findRvmFp16 } = await import('../../../machine/tools.js');
     const { createRvmMatteThreaded } = await import('../ort/matte-rvm-threaded.js');
     useTensorrtCache(config.dataDir);
     const variant = asked ?? config.matte.rvm.variant;
@@ -29,6 +30,8 @@ export const rvmMatter: MatterEntry = {
     const model = await ensureRvmModel(config, variant, { root, log, signal });
     return createRvmMatteThreaded({
       modelPath: model.path,
+      // GPU providers take the fp16 copy provisioning made and checked (modelForProvider); the CPU keeps fp32.
+      fp16ModelPath: findRvmFp16(model.path, root) ?? undefined,
       variant,
       providers: config.matte.rvm.providers,
       downsampleRatio: config.matte.rvm.downsampleRatio,

@@ -31,6 +31,8 @@ export const onnxUpscaler: UpscalerEntry = {
     const { locateRealesrganOnnx } = await import('../../../machine/onnx-upscale-models.js');
     const { useTensorrtCache } = await import('../ort/providers.js');
     const { modelFamily, modelLabel } = await import('../../../machine/upscale-models.js');
+    const { freshFp16 } = await import('../../../machine/fp16-models.js');
+    const { fp16Sibling } = await import('../../../machine/provision/fp16.js');
     const loc = locateRealesrganOnnx(config, scale);
     useTensorrtCache(config.dataDir);
     if (!loc.found) return { why: `ONNX model ${loc.tried[0]?.path ?? ''} not found (run \`npm run setup\` to convert it)` };
@@ -39,6 +41,7 @@ export const onnxUpscaler: UpscalerEntry = {
       const { createOnnxUpscaleThreaded } = await import('../ort/upscale-onnx-threaded.js');
       return await createOnnxUpscaleThreaded({
         modelPath: loc.found.path,
+        fp16ModelPath: freshFp16(fp16Sibling(loc.found.path), loc.found.path) ?? undefined,
         scale,
         providers: own.length > 0 ? own : config.matte.rvm.providers,
         tile: config.upscale.onnx?.tile ?? 0,
