@@ -249,7 +249,7 @@ describe('discord bot', () => {
     expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued \(position 1\)/.test(m.content)));
     expect(select(status)).toBeUndefined(); // no menu: everything was chosen
-    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
     expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true } });
     fake.pressComponent({ user: ann, messageId: status.id, customId: button(status, /Cancel/).custom_id! });
     await until('cancelled', () => fake.message(status.id)?.content.includes('Cancelled.'));
@@ -299,7 +299,7 @@ describe('discord bot', () => {
     await until('fine hair marked', () => labels().includes('✓ fine hair'));
     fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /Start/).custom_id! });
     await until('queued', () => fake.message(menu.id)?.content.includes('queued'));
-    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
     expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
@@ -387,7 +387,7 @@ describe('discord bot', () => {
     await until('queued', () => botMessages(fake).find((m) => !m.ephemeral && /queued \(position 1\)/.test(m.content)));
     enhance(fake, li, clip, { options: { background: 'sunset' } });
     await ephemeralWith(fake, /You already have 1 videos queued or in progress/);
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 1, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('prioritized', 'active')).toEqual({ prioritized: 1, active: 0 });
 
     // admin commands (the guild's owner has every permission)
     const owner = fake.owner;

@@ -339,7 +339,7 @@ describe('telegram bot', () => {
     await until('fine hair marked', () => shown().includes('✅ fine hair'));
     fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
     await until('queued', () => message(fake, chat.id, menu.message_id).text?.includes('queued'));
-    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
     expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 

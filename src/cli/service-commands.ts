@@ -8,7 +8,7 @@ import { startRoles } from '../service/start.js';
 import { submitEnhance } from '../queue/producer.js';
 import { cancelJob } from '../queue/cancel.js';
 import { queuePosition } from '../queue/queues.js';
-import { progressSchema, type JobResult, type Requester } from '../queue/jobs.js';
+import { progressSchema, type EnhanceOptions, type JobResult, type Requester } from '../queue/jobs.js';
 import { jsonResultLine } from './render.js';
 import type { SubmitFlags } from './args.js';
 
@@ -70,18 +70,41 @@ function cliRequester(locale: Locale): Requester {
 
 /** The line a finished job prints: the same as `enhance --json`, plus the download link. */
 export function submitResultLine(input: string, service: Service, r: { result: JobResult; link: string }): string {
+  const out = (rel: string) => service.storage.resolveOutput(rel);
+  const { exports, preview } = r.result;
   const line = JSON.parse(
     jsonResultLine({
       input,
-      output: service.storage.resolveOutput(r.result.output),
+      output: out(r.result.output),
       ok: true,
       durationS: r.result.durationS,
       width: r.result.width,
       height: r.result.height,
       stats: r.result.stats,
+      ...(exports ? { exports: { webm: out(exports.webm), mov: out(exports.mov) } } : {}),
+      ...(preview ? { preview } : {}),
+      reused: r.result.reused,
     }),
   ) as Record<string, unknown>;
   return JSON.stringify({ ...line, link: r.link });
+}
+
+/** Pure: the job options a `submit` command line asks for. */
+export function submitOptions(flags: SubmitFlags): Partial<EnhanceOptions> {
+  return {
+    scale: flags.scale,
+    upscaler: flags.upscaler,
+    model: flags.model,
+    matting: flags.matting,
+    mattingModel: flags.mattingModel,
+    keepCutout: flags.keepCutout,
+    preview: flags.preview,
+    aspect: flags.aspect,
+    fit: flags.fit,
+    ground: flags.ground,
+    shadow: flags.shadow,
+    exportAlpha: flags.export === 'alpha' ? true : undefined,
+  };
 }
 
 const POLL_MS = 500;
@@ -91,13 +114,14 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
   const locale = localeOf(flags.lang);
   const service = await openService(config, { startEmbedded: false });
   try {
-    const { jobId, position } = await submitEnhance(service.producer, {
+    const { jobId, position, joined } = await submitEnhance(service.producer, {
       file,
       requester: cliRequester(locale),
       background: flags.bg ?? config.backgrounds.default,
-      options: { scale: flags.scale, upscaler: flags.upscaler, model: flags.model, matting: flags.matting, mattingModel: flags.mattingModel, keepCutout: flags.keepCutout },
+      options: submitOptions(flags),
       allowBackgroundPaths: true,
     });
+    if (joined) process.stderr.write(`the same request is already running as ${jobId}: following it\n`);
     if (!flags.wait) {
       process.stdout.write(flags.json ? `${JSON.stringify({ jobId, position: position ?? null })}\n` : `queued ${jobId}${position ? ` (position ${position})` : ''}\n`);
       return 0;
@@ -161,7 +185,7 @@ export async function runJobs(config: Config, json: boolean): Promise<number> {
         return {
           id: job.id,
           state,
-          position: state === 'waiting' ? await queuePosition(q, job.id!) : undefined,
+          position: state === 'waiting' || state === 'prioritized' ? await queuePosition(q, job.id!) : undefined,
           progress: progress.success ? progress.data : undefined,
           requester: r ? `${r.platform}:${r.userName ?? r.userId}` : '?',
           input: job.data?.input?.name as string | undefined,
