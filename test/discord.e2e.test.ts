@@ -239,7 +239,7 @@ describe('discord bot', () => {
     });
     expect(status.components).toEqual([]);
     expect(status.attachments).toEqual([]);
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
   });
 
   it('/enhance with a background submits at once; Cancel while queued; the "Enhance video" message command offers the menu', async () => {
@@ -253,7 +253,7 @@ describe('discord bot', () => {
     expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true } });
     fake.pressComponent({ user: ann, messageId: status.id, customId: button(status, /Cancel/).custom_id! });
     await until('cancelled', () => fake.message(status.id)?.content.includes('Cancelled.'));
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
 
     // a user posts a video; someone runs the message command on it
     const att = fake.addAttachment(clip, { filename: 'posted.mp4', content_type: 'video/mp4' });
@@ -411,6 +411,6 @@ describe('discord bot', () => {
     const zed = other.fake.addUser({ username: 'zed' });
     enhance(other.fake, zed, clip);
     await ephemeralWith(other.fake, /This chat is not allowed to use this bot/);
-    expect(await other.service.queues.enhance.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    expect(await other.service.queues.enhance.getJobCounts('waiting', 'prioritized')).toEqual({ waiting: 0, prioritized: 0 });
   });
 });

@@ -256,7 +256,7 @@ describe('telegram bot', () => {
     expect((await readdir(path.join(service.config.dataDir, 'cache', 'gallery'))).filter((f) => f.endsWith('.jpg'))).toHaveLength(1);
     expect(String(gallery.params.caption)).toMatch(/1\. 绿幕[\s\S]*rock&amp;roll &lt;live&gt;/);
     expect((await ffprobeJson(gallery.files[0].path)).streams[0]).toMatchObject({ width: 4 * 160 + 5 * 6 });
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
   });
 
   it('group (privacy mode): /enhance in reply to a video; a non-admin stranger cannot press; an admin can; a 413 upload becomes a link', async () => {
@@ -362,7 +362,7 @@ describe('telegram bot', () => {
 
     fake.pressButton({ chat, from: ann, messageId: status.message_id, data: button(status, /Cancel/) });
     await until('cancelled status', () => message(fake, chat.id, menu.message_id).text?.includes('Cancelled.'));
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
     fake.pressButton({ chat, from: ann, messageId: status.message_id, data: button(status, /Cancel/), force: true });
     await until('ended answer', () => fake.answeredCallbacks.find((a) => a.text === 'This job has ended.'));
 
@@ -425,7 +425,7 @@ describe('telegram bot', () => {
 
     fake.userMessage({ chat: bobChat, from: bob, photo: fake.addFile(readPng(), { name: 'p.png', mime: 'image/png' }).file_id });
     await until('photo refused', () => botMessages(fake, bobChat.id).find((m) => m.text?.includes('This is not a video file')));
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed')).toEqual({ waiting: 0, prioritized: 0, active: 0, completed: 0, failed: 0 });
 
     // the owner's commands: /bg add (in reply to a picture), /bg remove, /stats; others are refused
     const pic = fake.userMessage({ chat: bobChat, from: bob, photo: fake.addFile(readPng(), { name: 'p.png', mime: 'image/png' }).file_id });

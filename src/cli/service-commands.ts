@@ -7,7 +7,7 @@ import { openService, type Service } from '../service/context.js';
 import { startRoles } from '../service/start.js';
 import { submitEnhance } from '../queue/producer.js';
 import { cancelJob } from '../queue/cancel.js';
-import { queuePosition } from '../queue/queues.js';
+import { openEvents, queuePosition } from '../queue/queues.js';
 import { progressSchema, type EnhanceOptions, type JobResult, type Requester } from '../queue/jobs.js';
 import { jsonResultLine } from './render.js';
 import type { SubmitFlags } from './args.js';
@@ -109,10 +109,40 @@ export function submitOptions(flags: SubmitFlags): Partial<EnhanceOptions> {
 
 const POLL_MS = 500;
 
+/**
+ * Resolves after POLL_MS, or sooner when BullMQ says the job moved (progress, completed, failed):
+ * an instant repeat is answered as soon as it is done, not at the next poll.
+ */
+function jobWaker(service: Service) {
+  const events = openEvents(service.config, () => service.redisHandle.connection());
+  let watched: string | undefined;
+  let wake = () => {};
+  const onEvent = ({ jobId }: { jobId: string }) => {
+    if (jobId === watched) wake();
+  };
+  for (const e of ['progress', 'completed', 'failed'] as const) events.on(e, onEvent);
+  return {
+    watch(jobId: string) {
+      watched = jobId;
+    },
+    next: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    close: () => events.close().catch(() => {}),
+  };
+}
+
 /** `dancelift submit`: enqueue on the running service; with --wait, follow the job to its end. */
 export async function runSubmit(file: string, flags: SubmitFlags, config: Config): Promise<number> {
   const locale = localeOf(flags.lang);
   const service = await openService(config, { startEmbedded: false });
+  // Listening before the job exists: its end cannot slip past between the submit and the first look.
+  const waker = flags.wait ? jobWaker(service) : undefined;
   try {
     const { jobId, position, joined } = await submitEnhance(service.producer, {
       file,
@@ -127,14 +157,17 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
       return 0;
     }
     process.stderr.write(`queued ${jobId}${position ? ` (position ${position})` : ''}\n`);
+    waker?.watch(jobId);
     let last = '';
     for (;;) {
+      // The state first, then the job: read the other way round, a job that ends in between reads
+      // as completed with the return value of before (none).
+      const state = await service.queues.enhance.getJobState(jobId);
       const job = await service.queues.enhance.getJob(jobId);
-      if (!job) {
+      if (!job || state === 'unknown') {
         process.stdout.write(`${JSON.stringify({ input: file, output: null, ok: false, error: errorMessage({ code: 'CANCELLED' }, locale), jobId })}\n`);
         return 1;
       }
-      const state = await job.getState();
       if (state === 'completed') {
         process.stdout.write(`${submitResultLine(file, service, job.returnvalue as { result: JobResult; link: string })}\n`);
         return 0;
@@ -160,9 +193,10 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
         process.stderr.write(`${status}\n`);
         last = status;
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await waker!.next();
     }
   } finally {
+    await waker?.close();
     await service.close();
   }
 }
