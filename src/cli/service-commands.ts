@@ -4,7 +4,6 @@ import type { Config } from '../config/schema.js';
 import { logger } from '../log.js';
 import { cancelOutcomeText, errorMessage, localeFrom, stageLabel, type Locale } from '../i18n/messages.js';
 import { openService, type Service } from '../service/context.js';
-import { startRoles } from '../service/start.js';
 import { submitEnhance } from '../queue/producer.js';
 import { cancelJob } from '../queue/cancel.js';
 import { openEvents, queuePosition } from '../queue/queues.js';
@@ -44,6 +43,9 @@ export async function runStart(config: Config): Promise<number> {
   });
   let running;
   try {
+    // Loaded here, not at the top: the roles (web server, worker, bots) are a third of the start-up
+    // of every short command (submit, jobs, cancel) that never runs them.
+    const { startRoles } = await import('../service/start.js');
     running = await startRoles(config, logger, stop.signal);
   } catch (err) {
     if (stop.signal.aborted) {
