@@ -30,6 +30,14 @@ describe('parseCommand', () => {
     expect(() => parseCommand(['enhance', 'a.mp4', '--model', 'photo'])).toThrow('--model must be one of general, anime (got "photo")');
     expect(() => parseCommand(['enhance', 'a.mp4', '--edges', 'soft'])).toThrow('--edges must be one of unmix, fusion, off');
   });
+  it('submit takes the preview, reframing and transparent-export flags as enhance does, with the same checks', () => {
+    const argv = ['a.mp4', '--preview', '3', '--aspect', '9:16', '--fit', '80%', '--ground', '0.9', '--shadow', '--export', 'alpha', '--wait'];
+    expect(parseCommand(['submit', ...argv])).toMatchObject({ kind: 'submit', file: 'a.mp4', opts: { preview: 3, aspect: '9:16', fit: 0.8, ground: 0.9, shadow: true, export: 'alpha', wait: true } });
+    expect(parseCommand(['enhance', ...argv.slice(0, -1)])).toMatchObject({ kind: 'enhance', opts: { preview: 3, aspect: '9:16', fit: 0.8, ground: 0.9, shadow: true, export: 'alpha' } });
+    expect(() => parseCommand(['submit', 'a.mp4', '--export', 'alpha', '--matting', 'none'])).toThrow('--export alpha needs matting');
+    expect(() => parseCommand(['submit', 'a.mp4', '--aspect', '2:3'])).toThrow('--aspect must be one of');
+    expect(() => parseCommand(['submit', 'a.mp4', '--preview', '0'])).toThrow('--preview must be seconds');
+  });
   it('defaults the output folder and leaves engines to the config', () => {
     const cmd = parseCommand(['enhance', 'a.mp4']);
     expect(cmd).toMatchObject({ kind: 'enhance', opts: { out: 'out', json: false, keepCutout: false, scale: undefined, upscaler: undefined } });

@@ -238,7 +238,7 @@ describe('discord bot', () => {
     });
     expect(status.components).toEqual([]);
     expect(status.attachments).toEqual([]);
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
   });
 
   it('/enhance with a background submits at once; Cancel while queued; the "Enhance video" message command offers the menu', async () => {
@@ -248,11 +248,11 @@ describe('discord bot', () => {
     expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued \(position 1\)/.test(m.content)));
     expect(select(status)).toBeUndefined(); // no menu: everything was chosen
-    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
     expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true } });
     fake.pressComponent({ user: ann, messageId: status.id, customId: button(status, /Cancel/).custom_id! });
     await until('cancelled', () => fake.message(status.id)?.content.includes('Cancelled.'));
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
 
     // a user posts a video; someone runs the message command on it
     const att = fake.addAttachment(clip, { filename: 'posted.mp4', content_type: 'video/mp4' });
@@ -298,7 +298,7 @@ describe('discord bot', () => {
     await until('fine hair marked', () => labels().includes('✓ fine hair'));
     fake.pressComponent({ user: ann, messageId: menu.id, customId: button(menu, /Start/).custom_id! });
     await until('queued', () => fake.message(menu.id)?.content.includes('queued'));
-    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
     expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
@@ -386,7 +386,7 @@ describe('discord bot', () => {
     await until('queued', () => botMessages(fake).find((m) => !m.ephemeral && /queued \(position 1\)/.test(m.content)));
     enhance(fake, li, clip, { options: { background: 'sunset' } });
     await ephemeralWith(fake, /You already have 1 videos queued or in progress/);
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 1, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('prioritized', 'active')).toEqual({ prioritized: 1, active: 0 });
 
     // admin commands (the guild's owner has every permission)
     const owner = fake.owner;
@@ -410,6 +410,6 @@ describe('discord bot', () => {
     const zed = other.fake.addUser({ username: 'zed' });
     enhance(other.fake, zed, clip);
     await ephemeralWith(other.fake, /This chat is not allowed to use this bot/);
-    expect(await other.service.queues.enhance.getJobCounts('waiting')).toEqual({ waiting: 0 });
+    expect(await other.service.queues.enhance.getJobCounts('waiting', 'prioritized')).toEqual({ waiting: 0, prioritized: 0 });
   });
 });

@@ -14,20 +14,19 @@ import { execa, type ResultPromise } from 'execa';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Worker } from 'bullmq';
 import { openService, type Service } from '../src/service/context.js';
 import { startEnhanceWorker } from '../src/queue/worker.js';
-import { startDeliverWorker } from '../src/queue/deliver.js';
 import { submitEnhance } from '../src/queue/producer.js';
 import { isServiceRefusal } from '../src/queue/limits.js';
 import { doneMarkerPath } from '../src/queue/done-marker.js';
 import { freePort } from '../src/redis/redis.js';
 import type { Config } from '../src/config/schema.js';
-import type { DeliverJobData, Requester } from '../src/queue/jobs.js';
+import type { Requester } from '../src/queue/jobs.js';
 import { clips, ffmpeg, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 import { ownRedis, type OwnRedis } from './helpers/own-redis.js';
 import { sleep, until } from './helpers/wait.js';
+import { deliverySink, type DeliverySink } from './helpers/deliveries.js';
 import { ensureDefaultBackgrounds } from '../src/backgrounds/library.js';
 
 const tmp = tempDir('dancelift-faults-');
@@ -63,8 +62,7 @@ interface Stack {
   service: Service;
   /** Every log line of the service, as JSON text. */
   lines: string[];
-  deliveries: DeliverJobData[];
-  deliveriesOf(jobId: string): DeliverJobData[];
+  sink: DeliverySink;
   job(jobId: string): Promise<{ state: string; failedReason?: string; returnvalue: unknown; progress: unknown } | undefined>;
 }
 
@@ -84,6 +82,8 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
     DANCELIFT_RVM_MODEL: rvmModel,
     DANCELIFT_ORT_PROVIDERS: 'cpu',
     DANCELIFT_BACKGROUNDS_DIR: backgrounds,
+    // Instant repeats off, in the worker processes too: fault tests mean every job to run.
+    DANCELIFT_CACHE_GB: '0',
     ...extra,
   };
   const config = testConfig(dir, env);
@@ -92,10 +92,9 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
   const lines: string[] = [];
   const log = pino({ level: 'info', base: undefined }, { write: (s: string) => void lines.push(s) });
   const service = await openService(config, { startEmbedded: false, log });
-  const deliveries: DeliverJobData[] = [];
-  const deliverer: Worker = startDeliverWorker(config, () => service.redisHandle.connection(), 'test', async (d) => void deliveries.push(d), log);
+  const sink = deliverySink(config, service, log);
   cleanups.push(async () => {
-    await deliverer.close();
+    await sink.close();
     await service.close();
   });
   return {
@@ -103,8 +102,7 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
     env,
     service,
     lines,
-    deliveries,
-    deliveriesOf: (jobId) => deliveries.filter((d) => d.jobId === jobId),
+    sink,
     async job(jobId) {
       const job = await service.queues.enhance.getJob(jobId);
       if (!job) return undefined;
@@ -159,12 +157,12 @@ describe('a job whose lock is lost after its output is written', () => {
     await redis.start();
 
     await until('job completed', async () => (await s.job(jobId))?.state === 'completed', 180_000);
-    await until('delivery', () => s.deliveriesOf(jobId).length > 0, 60_000);
+    await s.sink.delivered(jobId, 60_000);
     await until('input removed once the end is recorded', () => readdirSync(s.service.storage.inputsDir).length === 0, 30_000);
     await sleep(2000); // time for a second completion, failure or delivery to show up
     expect(seen).toEqual({ completed: 1, failed: 0 });
-    expect(s.deliveriesOf(jobId)).toHaveLength(1);
-    const [d] = s.deliveriesOf(jobId);
+    expect(s.sink.of(jobId)).toHaveLength(1);
+    const [d] = s.sink.of(jobId);
     expect(d.outcome.ok).toBe(true);
     if (!d.outcome.ok) return;
     expect(existsSync(s.service.storage.resolveOutput(d.outcome.result.output))).toBe(true);
@@ -195,16 +193,16 @@ describe('a job whose lock is lost after its output is written', () => {
       await admin.call('CLIENT', 'UNPAUSE');
     }
     const writtenAt = statSync(output).mtimeMs;
-    expect(s.deliveriesOf(jobId)).toHaveLength(0);
+    expect(s.sink.of(jobId)).toHaveLength(0);
     expect(readdirSync(s.service.storage.inputsDir)).toHaveLength(1);
 
     const second = await workerProcess(s);
     await until('job completed', async () => (await s.job(jobId))?.state === 'completed', 120_000);
-    await until('delivery', () => s.deliveriesOf(jobId).length > 0, 60_000);
+    await s.sink.delivered(jobId, 60_000);
     await until('input removed', () => readdirSync(s.service.storage.inputsDir).length === 0, 30_000);
     await sleep(2000);
-    expect(s.deliveriesOf(jobId)).toHaveLength(1);
-    expect(s.deliveriesOf(jobId)[0].outcome.ok).toBe(true);
+    expect(s.sink.of(jobId)).toHaveLength(1);
+    expect(s.sink.of(jobId)[0].outcome.ok).toBe(true);
     expect(statSync(output).mtimeMs).toBe(writtenAt);
     expect(second.log()).toMatch(/finishing without recomputing/);
     expect(second.log()).not.toMatch(/enhance started/);
@@ -226,11 +224,11 @@ describe('cancel', () => {
 
     const second = await workerProcess(s);
     await until('job ended', async () => (await s.job(jobId))?.state === 'failed', 120_000);
-    await until('cancel delivered', () => s.deliveriesOf(jobId).length > 0, 30_000);
+    await s.sink.delivered(jobId, 30_000);
     await sleep(2000);
     expect((await s.job(jobId))?.failedReason).toMatch(/^CANCELLED/);
-    expect(s.deliveriesOf(jobId)).toHaveLength(1);
-    expect(s.deliveriesOf(jobId)[0].outcome).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+    expect(s.sink.of(jobId)).toHaveLength(1);
+    expect(s.sink.of(jobId)[0].outcome).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
     expect(second.log()).toMatch(/cancelled before it started/);
     expect(existsSync(doneMarkerPath(s.service.storage.outputPathFor(jobId, 'enhanced', '.mp4').abs))).toBe(false);
     await until('input removed', () => readdirSync(s.service.storage.inputsDir).length === 0, 30_000);
@@ -244,10 +242,10 @@ describe('cancel', () => {
     const cancel = await execa('node', [cli, 'cancel', jobId], { reject: false, env: { ...process.env, ...s.env, LOG_LEVEL: 'warn' } });
     expect(cancel.stdout.trim()).toBe(`${jobId}: stopping: the worker running it is aborting it now`);
     await until('job ended', async () => (await s.job(jobId))?.state === 'failed', 60_000);
-    await until('cancel delivered', () => s.deliveriesOf(jobId).length > 0, 30_000);
+    await s.sink.delivered(jobId, 30_000);
     await sleep(1000);
-    expect(s.deliveriesOf(jobId)).toHaveLength(1);
-    expect(s.deliveriesOf(jobId)[0].outcome).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+    expect(s.sink.of(jobId)).toHaveLength(1);
+    expect(s.sink.of(jobId)[0].outcome).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
   });
 });
 
@@ -287,7 +285,7 @@ describe('limits under a burst of parallel submits (no worker)', { timeout: 300_
     const { accepted, refused } = await burst(s, (i) => `q${i}`);
     expect(accepted).toHaveLength(4);
     expect(refused).toEqual(Array(8).fill('QUEUE_FULL'));
-    expect(await s.service.queues.enhance.getWaitingCount()).toBe(4);
+    expect(await s.service.queues.enhance.getJobCountByTypes('waiting', 'prioritized')).toBe(4);
     // Refused submits leave no input behind.
     expect(readdirSync(s.service.storage.inputsDir)).toHaveLength(4);
   });
@@ -321,11 +319,11 @@ describe('jobs that cannot succeed fail at once and say why', () => {
       ['jbad-path', 'INPUT_REFUSED', /could not be used/],
     ] as const) {
       await until(`${id} failed`, async () => (await s.job(id))?.state === 'failed', 60_000);
-      await until(`${id} delivered`, () => s.deliveriesOf(id).length > 0, 30_000);
+      await s.sink.delivered(id, 30_000);
       const job = (await s.service.queues.enhance.getJob(id))!;
       expect(job.attemptsMade).toBe(1);
       expect(job.failedReason).toMatch(new RegExp(`^${code}: `));
-      const [d] = s.deliveriesOf(id);
+      const [d] = s.sink.of(id);
       expect(d.outcome).toMatchObject({ ok: false, error: { code } });
       const { errorMessage } = await import('../src/i18n/messages.js');
       if (!d.outcome.ok) expect(errorMessage(d.outcome.error, 'en')).toMatch(text);

@@ -5,15 +5,14 @@
  * can only happen if the field reached the engine.
  */
 import { randomBytes } from 'node:crypto';
-import type { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDeliverWorker } from '../src/queue/deliver.js';
 import type { DeliverJobData, Requester } from '../src/queue/jobs.js';
 import { submitEnhance } from '../src/queue/producer.js';
 import { startEnhanceWorker, type EnhanceWorker } from '../src/queue/worker.js';
 import { openService, type Service } from '../src/service/context.js';
 import { makeClip, testConfig } from './helpers/fixtures.js';
 import { clips, tempDir } from './helpers/media.js';
+import { deliverySink, type DeliverySink } from './helpers/deliveries.js';
 
 const tmp = tempDir('dancelift-queue-mm-');
 const prefix = `dltest-mm-${randomBytes(4).toString('hex')}`;
@@ -26,22 +25,19 @@ const requester: Requester = { platform: 'test', chatId: 'chat1', userId: 'u-mm'
 
 let service: Service;
 let worker: EnhanceWorker;
-let deliverer: Worker;
+let sink: DeliverySink;
 let clip: string;
-const deliveries: DeliverJobData[] = [];
 
 beforeAll(async () => {
   clip = await makeClip(tmp.dir, 'small.mp4', clips.girl, { seconds: 1, width: 96, height: 96, audio: false });
   service = await openService(config, { startEmbedded: false });
-  deliverer = startDeliverWorker(config, () => service.redisHandle.connection(), 'test', async (d) => {
-    deliveries.push(d);
-  });
+  sink = deliverySink(config, service);
   worker = startEnhanceWorker(service.worker);
 }, 60_000);
 
 afterAll(async () => {
   await worker?.close();
-  await deliverer?.close();
+  await sink?.close();
   await service?.queues.enhance.obliterate({ force: true }).catch(() => {});
   const keys = (await service?.redis.keys(`${prefix}:*`)) ?? [];
   if (keys.length > 0) await service.redis.del(...keys);
@@ -49,15 +45,7 @@ afterAll(async () => {
   tmp.remove();
 });
 
-async function delivered(jobId: string): Promise<DeliverJobData> {
-  const end = Date.now() + 240_000;
-  for (;;) {
-    const d = deliveries.find((x) => x.jobId === jobId);
-    if (d) return d;
-    if (Date.now() > end) throw new Error(`no delivery for ${jobId}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+const delivered = (jobId: string) => sink.delivered(jobId, 240_000);
 
 const matteOf = (d: DeliverJobData) => (d.outcome.ok ? d.outcome.result.stats.stages.find((s) => s.name === 'matte') : undefined);
 

@@ -74,6 +74,11 @@ describe('classifyFailure', async () => {
     expect(classifyFailure(caused).error.code).toBe('DISK_FULL');
   });
 
+  it('makes a missing model final: an offline host cannot fetch it by trying again', () => {
+    const missing = new PipelineError('MODEL_MISSING', 'RVM model not found: /models/rvm_resnet50_fp32.onnx', { path: '/models/rvm_resnet50_fp32.onnx' });
+    expect(classifyFailure(missing)).toMatchObject({ retryable: false, error: { code: 'MODEL_MISSING', params: { path: '/models/rvm_resnet50_fp32.onnx' } } });
+  });
+
   it('keeps pipeline codes and their retryability; anything else is a retryable TOOL_FAILED', () => {
     expect(classifyFailure(new PipelineError('NOT_A_VIDEO', 'no'))).toMatchObject({ retryable: false, error: { code: 'NOT_A_VIDEO' } });
     expect(classifyFailure(new PipelineError('GPU_OUT_OF_MEMORY', 'oom'))).toMatchObject({ retryable: true, error: { code: 'GPU_OUT_OF_MEMORY' } });

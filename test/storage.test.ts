@@ -82,6 +82,18 @@ describe('storage paths', () => {
     await expect(storage.removeInput('../keep.txt')).rejects.toThrow(UnsafePathError);
     expect(existsSync(outside)).toBe(true);
   });
+
+  it("removes one job's outputs and nothing of another job's; a gone output has no size", async () => {
+    const video = storage.outputPathFor('j1', 'enhanced', 'mp4');
+    const webm = storage.outputPathFor('j1', 'alpha', 'webm');
+    const other = storage.outputPathFor('j10', 'enhanced', 'mp4');
+    for (const f of [video, webm, other]) writeFileSync(f.abs, 'xyz');
+    writeFileSync(`${video.abs}.done.json`, '{}');
+    expect(await storage.outputBytes(video.rel)).toBe(3);
+    expect((await storage.removeOutputsOf('j1')).sort()).toEqual([webm.rel, video.rel, `${video.rel}.done.json`].sort());
+    expect(await storage.outputBytes(video.rel)).toBeNull();
+    expect(existsSync(other.abs)).toBe(true);
+  });
 });
 
 describe('sweepOutputs', () => {

@@ -255,7 +255,7 @@ describe('telegram bot', () => {
     expect((await readdir(path.join(service.config.dataDir, 'cache', 'gallery'))).filter((f) => f.endsWith('.jpg'))).toHaveLength(1);
     expect(String(gallery.params.caption)).toMatch(/1\. 绿幕[\s\S]*rock&amp;roll &lt;live&gt;/);
     expect((await ffprobeJson(gallery.files[0].path)).streams[0]).toMatchObject({ width: 4 * 160 + 5 * 6 });
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
   });
 
   it('group (privacy mode): /enhance in reply to a video; a non-admin stranger cannot press; an admin can; a 413 upload becomes a link', async () => {
@@ -338,7 +338,7 @@ describe('telegram bot', () => {
     await until('fine hair marked', () => shown().includes('✅ fine hair'));
     fake.pressButton({ chat, from: ann, messageId: menu.message_id, data: button(menu, /Start/) });
     await until('queued', () => message(fake, chat.id, menu.message_id).text?.includes('queued'));
-    const [job] = await service.queues.enhance.getJobs(['waiting']);
+    const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
     expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
@@ -361,7 +361,7 @@ describe('telegram bot', () => {
 
     fake.pressButton({ chat, from: ann, messageId: status.message_id, data: button(status, /Cancel/) });
     await until('cancelled status', () => message(fake, chat.id, menu.message_id).text?.includes('Cancelled.'));
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
     fake.pressButton({ chat, from: ann, messageId: status.message_id, data: button(status, /Cancel/), force: true });
     await until('ended answer', () => fake.answeredCallbacks.find((a) => a.text === 'This job has ended.'));
 
@@ -424,7 +424,7 @@ describe('telegram bot', () => {
 
     fake.userMessage({ chat: bobChat, from: bob, photo: fake.addFile(readPng(), { name: 'p.png', mime: 'image/png' }).file_id });
     await until('photo refused', () => botMessages(fake, bobChat.id).find((m) => m.text?.includes('This is not a video file')));
-    expect(await service.queues.enhance.getJobCounts('waiting', 'active', 'completed', 'failed')).toEqual({ waiting: 0, active: 0, completed: 0, failed: 0 });
+    expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active', 'completed', 'failed')).toEqual({ waiting: 0, prioritized: 0, active: 0, completed: 0, failed: 0 });
 
     // the owner's commands: /bg add (in reply to a picture), /bg remove, /stats; others are refused
     const pic = fake.userMessage({ chat: bobChat, from: bob, photo: fake.addFile(readPng(), { name: 'p.png', mime: 'image/png' }).file_id });

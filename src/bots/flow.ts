@@ -761,7 +761,9 @@ export class BotFlow {
 
   /** /stats: the queues at a glance. */
   async statsText(locale: Locale): Promise<string> {
-    const counts = await this.service.queues.enhance.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+    // Every enhance job carries a BullMQ priority (previews first), so a queued one is 'prioritized'.
+    const { prioritized = 0, ...counts } = await this.service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
+    counts.waiting = (counts.waiting ?? 0) + prioritized;
     const deliveries = await this.service.queues.deliver(this.opts.platform).getJobCounts('waiting', 'active', 'delayed', 'failed');
     return botTexts(locale).stats({ ...counts, deliveriesPending: (deliveries.waiting ?? 0) + (deliveries.active ?? 0) + (deliveries.delayed ?? 0), deliveriesFailed: deliveries.failed ?? 0 });
   }

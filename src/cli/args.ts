@@ -38,7 +38,7 @@ export interface EnhanceFlags extends CommonFlags {
 
 export type RecomposeFlags = CommonFlags;
 
-/** Options of `enhance` that the queue's jobs do not carry (yet). */
+/** The look of the result beyond the four steps: a preview, reframing, a transparent export. */
 export interface EnhanceOnlyFlags {
   /** `--export alpha`: also the dancer with alpha as <name>.alpha.webm (VP9) and .alpha.mov (ProRes 4444). */
   export?: 'alpha';
@@ -135,7 +135,7 @@ function parseGenerate(rest: string[]): Command {
   };
 }
 
-export interface SubmitFlags extends Omit<EnhanceFlags, 'out'> {
+export interface SubmitFlags extends Omit<EnhanceFlags, 'out'>, EnhanceOnlyFlags {
   wait: boolean;
 }
 
@@ -193,6 +193,14 @@ function jobFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> {
   };
 }
 
+/** `enhance` and `submit` alike: how the job runs and what it makes, checked together. */
+function lookFlags(v: Parsed['values']): Omit<EnhanceFlags, 'out'> & EnhanceOnlyFlags {
+  const opts = { ...jobFlags(v), ...enhanceOnlyFlags(v) };
+  if (opts.export === 'alpha' && opts.matting === 'none') throw new UsageError('--export alpha needs matting (it exports the cut-out dancer): drop --matting none');
+  if ((opts.aspect || opts.fit || opts.ground || opts.shadow) && opts.matting === 'none') throw new UsageError('--aspect, --fit, --ground and --shadow follow the cut-out dancer: they need matting (drop --matting none)');
+  return opts;
+}
+
 function parse(argv: string[], options: Options): Parsed {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as Parsed;
@@ -217,10 +225,7 @@ export function parseCommand(argv: string[]): Command {
       const { values: v, positionals } = parse(rest, { ...jobOptions, ...enhanceOnlyOptions });
       if (v.help) return { kind: 'help', topic: 'enhance' };
       if (positionals.length === 0) throw new UsageError('enhance needs at least one video file or folder');
-      const opts = { out: (v.out as string | undefined) ?? 'out', ...jobFlags(v), ...enhanceOnlyFlags(v) };
-      if (opts.export === 'alpha' && opts.matting === 'none') throw new UsageError('--export alpha needs matting (it exports the cut-out dancer): drop --matting none');
-      if ((opts.aspect || opts.fit || opts.ground || opts.shadow) && opts.matting === 'none') throw new UsageError('--aspect, --fit, --ground and --shadow follow the cut-out dancer: they need matting (drop --matting none)');
-      return { kind: 'enhance', inputs: positionals, opts };
+      return { kind: 'enhance', inputs: positionals, opts: { out: (v.out as string | undefined) ?? 'out', ...lookFlags(v) } };
     }
     case 'recompose': {
       const { values: v, positionals } = parse(rest, common);
@@ -252,10 +257,10 @@ export function parseCommand(argv: string[]): Command {
       return { kind: 'start', config: v.config as string | undefined };
     }
     case 'submit': {
-      const { values: v, positionals } = parse(rest, { ...jobOptions, wait: { type: 'boolean', short: 'w' } });
+      const { values: v, positionals } = parse(rest, { ...jobOptions, ...enhanceOnlyOptions, wait: { type: 'boolean', short: 'w' } });
       if (v.help) return { kind: 'help', topic: 'submit' };
       if (positionals.length !== 1) throw new UsageError('submit takes exactly one video file');
-      return { kind: 'submit', file: positionals[0], opts: { ...jobFlags(v), wait: Boolean(v.wait) } };
+      return { kind: 'submit', file: positionals[0], opts: { ...lookFlags(v), wait: Boolean(v.wait) } };
     }
     case 'jobs': {
       const { values: v } = parse(rest, { json: { type: 'boolean' }, config: { type: 'string' } });
@@ -283,8 +288,11 @@ Usage:
                     [--preview SECONDS] [--out DIR] [--keep-cutout] [--export alpha] [--json]
   dancelift recompose <cutout.mkv>... --bg NAME|PATH|#RRGGBB [--out DIR] [--json]
   dancelift start                    run the service: roles from config or DANCELIFT_ROLES (bots,worker,web)
-  dancelift submit <file> [--bg ...] [--scale N] [--wait] [--json]
-                                     put a job on the running service's queue (and follow it)
+  dancelift submit <file> [--bg ...] [--scale N] [--preview S] [--aspect A] [--fit F] [--ground G]
+                    [--shadow] [--export alpha] [--keep-cutout] [--wait] [--json]
+                                     put a job on the running service's queue (and follow it);
+                                     previews go ahead of full jobs, and a repeat of a finished job
+                                     (same file, same settings) answers at once, marked reused
   dancelift jobs [--json]            the queue: state, position, progress, requester
   dancelift cancel <id>...           remove a waiting job or stop a running one
   dancelift backgrounds [--json]     list the background library

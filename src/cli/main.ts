@@ -4,6 +4,7 @@ import { loadConfig, packageRoot } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { help, parseCommand, UsageError, type CommonFlags, type EnhanceFlags, type EnhanceOnlyFlags } from './args.js';
 import { alphaExportPaths } from '../pipeline/export-alpha.js';
+import { reframeRequest } from '../pipeline/reframe-stage.js';
 import { enhancePreview, previewPathFor, type PreviewInfo } from '../pipeline/preview.js';
 import { cutoutPathFor, expandInputs, outputPathFor } from './run-files.js';
 import { formatProgressLine, formatSummary, formatTimingTable, jsonResultLine } from './render.js';
@@ -113,12 +114,7 @@ async function runEnhance(inputs: string[], flags: EnhanceFlags & EnhanceOnlyFla
       output,
       cutout: flags.keepCutout ? cutoutPathFor(input, flags.out) : undefined,
       exportAlpha: flags.export === 'alpha' ? alphaExportPaths(output) : undefined,
-      reframe: {
-        ...(flags.aspect ? { aspect: flags.aspect } : {}),
-        ...(flags.fit !== undefined ? { fit: flags.fit } : {}),
-        ...(flags.ground !== undefined ? { ground: flags.ground } : {}),
-        ...(flags.shadow ? { shadow: true } : {}),
-      },
+      reframe: reframeRequest(flags),
       background: flags.bg,
       scale: flags.scale,
       upscaler: flags.upscaler,

@@ -99,12 +99,15 @@ export interface TimingTableInput {
   exports?: { webm: string; mov: string };
   /** `--preview`: which stretch of the video it is. */
   preview?: PreviewStretch;
+  /** An instant repeat: the finished result of the same input with the same settings, not computed again. */
+  reused?: boolean;
 }
 
 export interface PreviewStretch {
   startS: number;
   seconds: number;
-  selectS: number;
+  /** Time spent choosing the stretch and cutting it out (absent when not known). */
+  selectS?: number;
 }
 
 /**
@@ -151,8 +154,10 @@ export function formatTimingTable(input: TimingTableInput): string {
   out.push(`${label('output')}  ${input.output} (${input.width}x${input.height})`);
   if (input.preview) {
     const p = input.preview;
-    out.push(`${label('preview')}  ${fixed(p.seconds, 2)} s from ${fixed(p.startS, 2)} s, the most active part (chosen and cut in ${fixed(p.selectS, 2)} s)`);
+    const chosen = p.selectS !== undefined ? ` (chosen and cut in ${fixed(p.selectS, 2)} s)` : '';
+    out.push(`${label('preview')}  ${fixed(p.seconds, 2)} s from ${fixed(p.startS, 2)} s, the most active part${chosen}`);
   }
+  if (input.reused) out.push(`${label('reused')}  the result of an earlier identical request (same video, same settings): not computed again; the times above are that run's`);
   if (input.exports) out.push(`${label('alpha')}  ${input.exports.webm} (VP9 with alpha), ${input.exports.mov} (ProRes 4444)`);
   if (Number.isFinite(stats.peakTempBytes) && stats.peakTempBytes > 0) out.push(`${label('peak temp')}  ${formatBytes(stats.peakTempBytes)}`);
   out.push('¹ The stages run at the same time on successive chunks, so the shares can add up to more than 100 %.');
@@ -211,6 +216,7 @@ export interface ResultLineInput {
   stats?: RunStats | null;
   exports?: { webm: string; mov: string };
   preview?: PreviewStretch;
+  reused?: boolean;
 }
 
 export interface JsonStage {
@@ -236,6 +242,8 @@ export interface JsonResult {
   exports?: { webm: string; mov: string };
   /** Only with `--preview`: where it starts in the video and how long it is (seconds, 3 decimals), and the time spent choosing it. */
   preview?: { startS: number | null; seconds: number | null; selectS: number | null };
+  /** Only for an instant repeat (`submit`): the finished result of an earlier identical request. */
+  reused?: true;
 }
 
 function errorText(err: unknown): string {
@@ -247,7 +255,7 @@ function errorText(err: unknown): string {
 /**
  * Exactly one line of JSON for one input, keys in this order: input, output, ok, error (only when
  * it failed), durationS, width, height, stats { stages[{name, seconds, fps, engine, device}],
- * totalS, realtimeFactor }, exports { webm, mov } (only with --export alpha), preview { startS, seconds, selectS } (only with --preview). Seconds have 3 decimals, fps 2. A failed input has output and stats null.
+ * totalS, realtimeFactor }, exports { webm, mov } (only with --export alpha), preview { startS, seconds, selectS } (only with --preview), reused: true (only for an instant repeat). Seconds have 3 decimals, fps 2. A failed input has output and stats null.
  */
 export function jsonResultLine(r: ResultLineInput): string {
   const ok = Boolean(r.ok);
@@ -279,6 +287,7 @@ export function jsonResultLine(r: ResultLineInput): string {
     stats,
     ...(ok && r.exports ? { exports: r.exports } : {}),
     ...(ok && r.preview ? { preview: { startS: roundTo(r.preview.startS, 3), seconds: roundTo(r.preview.seconds, 3), selectS: roundTo(r.preview.selectS, 3) } } : {}),
+    ...(ok && r.reused ? { reused: true as const } : {}),
   };
   // JSON.stringify escapes U+2028/2029 since ES2019 and never emits raw newlines: one line.
   return JSON.stringify(result);

@@ -4,11 +4,10 @@ import type { Config } from '../config/schema.js';
 import { logger } from '../log.js';
 import { cancelOutcomeText, errorMessage, localeFrom, stageLabel, type Locale } from '../i18n/messages.js';
 import { openService, type Service } from '../service/context.js';
-import { startRoles } from '../service/start.js';
 import { submitEnhance } from '../queue/producer.js';
 import { cancelJob } from '../queue/cancel.js';
-import { queuePosition } from '../queue/queues.js';
-import { progressSchema, type JobResult, type Requester } from '../queue/jobs.js';
+import { openEvents, queuePosition } from '../queue/queues.js';
+import { progressSchema, type EnhanceOptions, type JobResult, type Requester } from '../queue/jobs.js';
 import { jsonResultLine } from './render.js';
 import type { SubmitFlags } from './args.js';
 
@@ -44,6 +43,9 @@ export async function runStart(config: Config): Promise<number> {
   });
   let running;
   try {
+    // Loaded here, not at the top: the roles (web server, worker, bots) are a third of the start-up
+    // of every short command (submit, jobs, cancel) that never runs them.
+    const { startRoles } = await import('../service/start.js');
     running = await startRoles(config, logger, stop.signal);
   } catch (err) {
     if (stop.signal.aborted) {
@@ -70,47 +72,104 @@ function cliRequester(locale: Locale): Requester {
 
 /** The line a finished job prints: the same as `enhance --json`, plus the download link. */
 export function submitResultLine(input: string, service: Service, r: { result: JobResult; link: string }): string {
+  const out = (rel: string) => service.storage.resolveOutput(rel);
+  const { exports, preview } = r.result;
   const line = JSON.parse(
     jsonResultLine({
       input,
-      output: service.storage.resolveOutput(r.result.output),
+      output: out(r.result.output),
       ok: true,
       durationS: r.result.durationS,
       width: r.result.width,
       height: r.result.height,
       stats: r.result.stats,
+      ...(exports ? { exports: { webm: out(exports.webm), mov: out(exports.mov) } } : {}),
+      ...(preview ? { preview } : {}),
+      reused: r.result.reused,
     }),
   ) as Record<string, unknown>;
   return JSON.stringify({ ...line, link: r.link });
 }
 
+/** Pure: the job options a `submit` command line asks for. */
+export function submitOptions(flags: SubmitFlags): Partial<EnhanceOptions> {
+  return {
+    scale: flags.scale,
+    upscaler: flags.upscaler,
+    model: flags.model,
+    matting: flags.matting,
+    mattingModel: flags.mattingModel,
+    keepCutout: flags.keepCutout,
+    preview: flags.preview,
+    aspect: flags.aspect,
+    fit: flags.fit,
+    ground: flags.ground,
+    shadow: flags.shadow,
+    exportAlpha: flags.export === 'alpha' ? true : undefined,
+  };
+}
+
 const POLL_MS = 500;
+
+/**
+ * Resolves after POLL_MS, or sooner when BullMQ says the job moved (progress, completed, failed):
+ * an instant repeat is answered as soon as it is done, not at the next poll.
+ */
+function jobWaker(service: Service) {
+  const events = openEvents(service.config, () => service.redisHandle.connection());
+  let watched: string | undefined;
+  let wake = () => {};
+  const onEvent = ({ jobId }: { jobId: string }) => {
+    if (jobId === watched) wake();
+  };
+  for (const e of ['progress', 'completed', 'failed'] as const) events.on(e, onEvent);
+  return {
+    watch(jobId: string) {
+      watched = jobId;
+    },
+    next: () =>
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, POLL_MS);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      }),
+    close: () => events.close().catch(() => {}),
+  };
+}
 
 /** `dancelift submit`: enqueue on the running service; with --wait, follow the job to its end. */
 export async function runSubmit(file: string, flags: SubmitFlags, config: Config): Promise<number> {
   const locale = localeOf(flags.lang);
   const service = await openService(config, { startEmbedded: false });
+  // Listening before the job exists: its end cannot slip past between the submit and the first look.
+  const waker = flags.wait ? jobWaker(service) : undefined;
   try {
-    const { jobId, position } = await submitEnhance(service.producer, {
+    const { jobId, position, joined } = await submitEnhance(service.producer, {
       file,
       requester: cliRequester(locale),
       background: flags.bg ?? config.backgrounds.default,
-      options: { scale: flags.scale, upscaler: flags.upscaler, model: flags.model, matting: flags.matting, mattingModel: flags.mattingModel, keepCutout: flags.keepCutout },
+      options: submitOptions(flags),
       allowBackgroundPaths: true,
     });
+    if (joined) process.stderr.write(`the same request is already running as ${jobId}: following it\n`);
     if (!flags.wait) {
       process.stdout.write(flags.json ? `${JSON.stringify({ jobId, position: position ?? null })}\n` : `queued ${jobId}${position ? ` (position ${position})` : ''}\n`);
       return 0;
     }
     process.stderr.write(`queued ${jobId}${position ? ` (position ${position})` : ''}\n`);
+    waker?.watch(jobId);
     let last = '';
     for (;;) {
+      // The state first, then the job: read the other way round, a job that ends in between reads
+      // as completed with the return value of before (none).
+      const state = await service.queues.enhance.getJobState(jobId);
       const job = await service.queues.enhance.getJob(jobId);
-      if (!job) {
+      if (!job || state === 'unknown') {
         process.stdout.write(`${JSON.stringify({ input: file, output: null, ok: false, error: errorMessage({ code: 'CANCELLED' }, locale), jobId })}\n`);
         return 1;
       }
-      const state = await job.getState();
       if (state === 'completed') {
         process.stdout.write(`${submitResultLine(file, service, job.returnvalue as { result: JobResult; link: string })}\n`);
         return 0;
@@ -136,9 +195,10 @@ export async function runSubmit(file: string, flags: SubmitFlags, config: Config
         process.stderr.write(`${status}\n`);
         last = status;
       }
-      await new Promise((r) => setTimeout(r, POLL_MS));
+      await waker!.next();
     }
   } finally {
+    await waker?.close();
     await service.close();
   }
 }
@@ -161,7 +221,7 @@ export async function runJobs(config: Config, json: boolean): Promise<number> {
         return {
           id: job.id,
           state,
-          position: state === 'waiting' ? await queuePosition(q, job.id!) : undefined,
+          position: state === 'waiting' || state === 'prioritized' ? await queuePosition(q, job.id!) : undefined,
           progress: progress.success ? progress.data : undefined,
           requester: r ? `${r.platform}:${r.userName ?? r.userId}` : '?',
           input: job.data?.input?.name as string | undefined,

@@ -48,6 +48,7 @@ export const envOverrides: Record<string, { path: string[]; parse?: (v: string) 
   DANCELIFT_ENCODER: { path: ['encode', 'codec'] },
   DANCELIFT_BACKGROUNDS_DIR: { path: ['backgrounds', 'dir'] },
   DANCELIFT_BACKGROUNDS_SIZE: { path: ['backgrounds', 'size'], parse: Number },
+  DANCELIFT_CACHE_GB: { path: ['storage', 'cacheGb'], parse: Number },
   DANCELIFT_ROLES: { path: ['roles'], parse: (v) => v.split(',').map((s) => s.trim()).filter(Boolean) },
   REDIS_URL: { path: ['redis', 'url'] },
   DANCELIFT_REDIS_PORT: { path: ['redis', 'port'], parse: Number },

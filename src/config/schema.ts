@@ -106,7 +106,7 @@ function buildConfigSchema() {
           allowedChats: z.array(z.union([z.string(), z.number()]).transform(String)),
         })
         .strict(),
-      storage: z.object({ keepOutputsHours: z.number().positive(), minFreeMb: z.number().min(0) }).strict(),
+      storage: z.object({ keepOutputsHours: z.number().positive(), minFreeMb: z.number().min(0), cacheGb: z.number().min(0).default(20) }).strict(),
       web: z
         .object({
           port: z.number().int().min(0).max(65535),

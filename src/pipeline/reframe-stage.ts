@@ -15,3 +15,13 @@ export function reframeStage(r: PipelineSettings['reframe'], width: number, heig
   const settings = { ...reframeSettings(canvas, num / (den || 1), { fit: r.fit, ground: r.ground }), shadow: r.shadow };
   return { canvas, run: (frames: AsyncIterable<Chunk>) => reframeChunks(frames, settings) };
 }
+
+/** Pure: the reframing a request asks for (`--aspect/--fit/--ground/--shadow`, or a job's options); what it leaves out comes from the config. */
+export function reframeRequest(o: { aspect?: string; fit?: number; ground?: number; shadow?: boolean }): Partial<PipelineSettings['reframe']> {
+  return {
+    ...(o.aspect ? { aspect: o.aspect as PipelineSettings['reframe']['aspect'] } : {}),
+    ...(o.fit !== undefined ? { fit: o.fit } : {}),
+    ...(o.ground !== undefined ? { ground: o.ground } : {}),
+    ...(o.shadow ? { shadow: true } : {}),
+  };
+}

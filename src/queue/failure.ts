@@ -23,7 +23,7 @@ function outOfSpace(err: unknown, depth = 0): boolean {
 
 /**
  * Pure: what a job's failure means for the user and for the queue. Data that fails the job schema, an
- * input path the storage refuses and a full disk are final (retrying cannot help, and a full disk
+ * input path the storage refuses, a full disk and a missing model are final (retrying cannot help, and a full disk
  * retried would fill again); they carry codes of their own so the requester gets a clear message.
  * Pipeline errors keep their code and their own idea of retryable; anything else is a retryable
  * TOOL_FAILED.
@@ -38,7 +38,9 @@ export function classifyFailure(err: unknown): Failure {
     const message = err instanceof Error ? err.message : String(err);
     return { error: { code: 'DISK_FULL', message: `out of disk space: ${message}`, params: {} }, retryable: false };
   }
-  if (isPipelineError(err)) return { error: { code: err.code, message: err.message, params: err.params }, retryable: err.retryable };
+  // A model that is not on this host does not appear by trying again (an offline host cannot fetch
+  // it): one attempt, and the requester is told at once instead of after every retry.
+  if (isPipelineError(err)) return { error: { code: err.code, message: err.message, params: err.params }, retryable: err.retryable && err.code !== 'MODEL_MISSING' };
   const message = err instanceof Error ? err.message : String(err);
   return { error: { code: 'TOOL_FAILED', message, params: { tool: 'pipeline', detail: message } }, retryable: true };
 }

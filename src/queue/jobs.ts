@@ -62,6 +62,10 @@ export const enhanceJobSchema = z.object({
     /** The user's own name for it (shown, never used as a path). */
     name: z.string(),
     bytes: z.number().int().nonnegative(),
+    /** Content hash (hex), computed by the producer: what instant repeats know the input by. */
+    sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    /** A platform's id for the same file (Telegram's file_unique_id): a hint, never trusted over the hash. */
+    hint: z.string().max(128).optional(),
   }),
   /** A library name, a colour, or (CLI only) a path. */
   background: z.string(),
@@ -100,7 +104,7 @@ export const resultSchema = z.object({
   /** With exportAlpha: the transparent files, relative to the data dir's `outputs/`. */
   exports: z.object({ webm: z.string(), mov: z.string() }).optional(),
   /** With preview: where the stretch starts in the original and how long it is (seconds). */
-  preview: z.object({ startS: z.number(), seconds: z.number() }).optional(),
+  preview: z.object({ startS: z.number(), seconds: z.number(), selectS: z.number().optional() }).optional(),
   /** True when a finished result of the same input and settings was returned instead of computing again. */
   reused: z.boolean().optional(),
   bytes: z.number().int().nonnegative(),

@@ -6,6 +6,8 @@ import { backgroundsDir, ensureDefaultBackgrounds, resolveBackground } from '../
 import { inputLimits, probeVideo } from '../media/probe.js';
 import { enhanceJobSchema, type EnhanceJobData, type EnhanceOptions, type Requester } from './jobs.js';
 import { queuePosition, type Queues } from './queues.js';
+import { deduplicationId, hashFile, jobPriority, reuseKeys } from './reuse.js';
+import type { ResultCache } from './result-cache.js';
 
 export interface ProducerDeps {
   config: Config;
@@ -14,6 +16,7 @@ export interface ProducerDeps {
     /** Copies (or moves) the user's file into the data dir's inputs; returns its relative name. */
     importInput(source: string, jobId: string, originalName: string, move: boolean): Promise<{ rel: string; bytes: number }>;
     removeInput(rel: string): Promise<void>;
+    resolveInput(rel: string): string;
     ensureFree(bytesNeeded: number): Promise<void>;
   };
   limits: {
@@ -23,6 +26,8 @@ export interface ProducerDeps {
     enqueued(jobId: string): Promise<void>;
     release(requester: Requester, jobId: string): Promise<void>;
   };
+  /** Finished results: a request they answer jumps the queue, as it needs a worker only for a moment. */
+  cache: Pick<ResultCache, 'find'>;
 }
 
 export interface SubmitRequest {
@@ -36,6 +41,15 @@ export interface SubmitRequest {
   move?: boolean;
   /** Bots accept only library names and colours, never a path on the server. */
   allowBackgroundPaths?: boolean;
+  /** A platform's id for the same file (Telegram's file_unique_id), carried as a hint. */
+  hint?: string;
+}
+
+export interface Submitted {
+  jobId: string;
+  position: number | undefined;
+  /** The same request from the same chat was still running: this is that job, nothing new was queued. */
+  joined?: boolean;
 }
 
 // A letter first: BullMQ refuses custom ids that look like integers, and 12 hex digits can be all digits.
@@ -47,7 +61,7 @@ export const newJobId = () => `j${randomBytes(6).toString('hex')}`;
  * exist, the disk must have room, and the user must be within their limits. A refusal leaves
  * nothing behind.
  */
-export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Promise<{ jobId: string; position: number | undefined }> {
+export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Promise<Submitted> {
   const { config, queues } = deps;
   await probeVideo(req.file, inputLimits(config.pipeline));
   const bgDir = backgroundsDir(config);
@@ -68,22 +82,35 @@ export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Pro
   try {
     const name = req.name ?? path.basename(req.file);
     imported = await deps.storage.importInput(req.file, jobId, name, req.move ?? false);
+    // Hashed from our own copy: the file the worker will read is the file the hash names.
+    const sha256 = await hashFile(deps.storage.resolveInput(imported.rel));
     const data: EnhanceJobData = enhanceJobSchema.parse({
       requester: req.requester,
-      input: { file: imported.rel, name, bytes: imported.bytes },
+      input: { file: imported.rel, name, bytes: imported.bytes, sha256, ...(req.hint ? { hint: req.hint } : {}) },
       background,
       options: req.options,
       submittedAt: Date.now(),
       notes: [],
     });
+    const keys = reuseKeys(config, data, sha256);
+    const cached = (await deps.cache.find(keys.result).catch(() => null)) !== null;
     const keepS = Math.round(config.storage.keepOutputsHours * 3600);
-    await queues.enhance.add('enhance', data, {
+    const job = await queues.enhance.add('enhance', data, {
       jobId,
+      priority: jobPriority(data.options, cached),
+      // Instant repeats off (storage.cacheGb 0): every request is a job of its own.
+      ...(config.storage.cacheGb > 0 ? { deduplication: { id: deduplicationId(keys.result, req.requester) } } : {}),
       attempts: config.queue.attempts,
       backoff: { type: 'exponential', delay: config.queue.backoffMs },
       removeOnComplete: { age: keepS },
       removeOnFail: { age: keepS },
     });
+    if (job.id !== jobId) {
+      // Deduplicated: the same request from this chat is still running; follow that job instead.
+      await deps.storage.removeInput(imported.rel).catch(() => {});
+      await deps.limits.release(req.requester, jobId).catch(() => {});
+      return { jobId: job.id!, position: await queuePosition(queues.enhance, job.id!), joined: true };
+    }
     await deps.limits.enqueued(jobId).catch(() => {});
     return { jobId, position: await queuePosition(queues.enhance, jobId) };
   } catch (err) {

@@ -3,7 +3,10 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
-import { enhance } from '../pipeline/index.js';
+import { enhance, type EnhanceRequest, type EnhanceResult } from '../pipeline/index.js';
+import { enhancePreview, type PreviewInfo } from '../pipeline/preview.js';
+import { recompose } from '../pipeline/recompose.js';
+import { reframeRequest } from '../pipeline/reframe-stage.js';
 import { PipelineError } from '../errors.js';
 import type { Progress, StageName } from '../pipeline/types.js';
 import { ENHANCE_QUEUE, enhanceJobSchema, requesterSchema, type DeliverJobData, type EnhanceJobData, type JobResult, type WireError } from './jobs.js';
@@ -18,6 +21,8 @@ import { classifyFailure } from './failure.js';
 import { readDoneMarker, writeDoneMarker } from './done-marker.js';
 import { createOutageLog } from '../redis/outage.js';
 import { outageOf } from '../redis/redis.js';
+import { reuseKeys } from './reuse.js';
+import type { ResultCache } from './result-cache.js';
 
 /** What the worker needs from the rest of the service (wired in src/service/). */
 export interface WorkerDeps {
@@ -26,8 +31,12 @@ export interface WorkerDeps {
   queues: Queues;
   storage: {
     resolveInput(rel: string): string;
-    outputFor(jobId: string, kind: 'enhanced' | 'cutout'): { abs: string; rel: string };
+    resolveOutput(rel: string): string;
+    /** `<job>.<suffix>.<ext>` in the data dir's outputs (removed by the sweeper with the rest). */
+    outputFor(jobId: string, suffix: string, ext: string): StoredPath;
   };
+  /** Finished results by input and settings: instant repeats, and kept cut-outs for recompose. */
+  cache: ResultCache;
   linkFor(relOutput: string): string;
   /** Input removed, the user's slot released: called once BullMQ has recorded the job's end. */
   finish(jobId: string, data: EnhanceJobData): Promise<void>;
@@ -56,6 +65,20 @@ export interface EnhanceWorker {
 }
 
 const cancelled = () => new PipelineError('CANCELLED', 'cancelled');
+
+interface StoredPath {
+  abs: string;
+  rel: string;
+}
+
+/** Where a job's files go: a preview is named as one, and `--export alpha` adds two files beside it. */
+function jobOutputs(storage: WorkerDeps['storage'], jobId: string, options: EnhanceJobData['options']) {
+  return {
+    output: storage.outputFor(jobId, options.preview ? 'preview' : 'enhanced', 'mp4'),
+    cutout: options.keepCutout ? storage.outputFor(jobId, 'cutout', 'mkv') : undefined,
+    exports: options.exportAlpha ? { webm: storage.outputFor(jobId, 'alpha', 'webm'), mov: storage.outputFor(jobId, 'alpha', 'mov') } : undefined,
+  };
+}
 
 /**
  * The GPU worker: takes `enhance` jobs one (or `queue.concurrency`) at a time and runs the pipeline.
@@ -103,15 +126,14 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
       return failForGood(job, classifyFailure(cancelled()).error, data.requester);
     }
 
-    const output = deps.storage.outputFor(jobId, 'enhanced');
-    const cutout = data.options.keepCutout ? deps.storage.outputFor(jobId, 'cutout') : undefined;
+    const { output, cutout, exports } = jobOutputs(deps.storage, jobId, data.options);
     const succeed = async (result: JobResult) => {
-      const link = deps.linkFor(output.rel);
+      const link = deps.linkFor(result.output);
       await job.updateProgress({ stage: 'done', percent: 100, fps: 0, etaS: 0 });
       await deliverOutcome(deps.queues, jobId, data, { ok: true, result, link });
       return { result, link };
     };
-    const already = await readDoneMarker(output.abs, jobId, cutout ? [cutout.abs] : []);
+    const already = await readDoneMarker(output.abs, jobId, [cutout, exports?.webm, exports?.mov].flatMap((f) => (f ? [f.abs] : [])));
     if (already) {
       jobLog.info({ attempt }, 'output already complete (done-marker): finishing without recomputing');
       return succeed(already);
@@ -119,7 +141,20 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
 
     const startedAt = Date.now();
     const queueWaitS = Math.max(0, ((job.processedOn ?? startedAt) - job.timestamp) / 1000);
-    jobLog.info({ attempt, queueWaitS }, 'enhance started');
+    const keys = data.input.sha256 ? reuseKeys(config, data, data.input.sha256) : null;
+    const cacheFailed = (err: unknown) => {
+      jobLog.warn({ err: (err as Error).message }, 'result cache unavailable: computing');
+      return null;
+    };
+    const hit = keys ? await deps.cache.find(keys.result).catch(cacheFailed) : null;
+    if (hit) {
+      const { fromJob, ...cached } = hit;
+      jobLog.info({ attempt, fromJob }, 'the same input with the same settings was done before: returning that result');
+      return succeed({ ...cached, reused: true, stats: { ...cached.stats, queueWaitS } });
+    }
+    // The same input and settings with another background: the kept cut-out only needs composing again.
+    const kept = keys && !data.options.preview && !data.options.exportAlpha ? await deps.cache.findCutout(keys.cutout).catch(cacheFailed) : null;
+    jobLog.info({ attempt, queueWaitS, ...(kept ? { recomposeFrom: kept.jobId } : {}) }, 'enhance started');
 
     // Our own controller: BullMQ's signal (pub/sub cancel, shutdown) or a cancel found between chunks.
     const abort = new AbortController();
@@ -152,8 +187,8 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
 
     let result: JobResult;
     try {
-      await job.updateProgress({ stage: 'decode', percent: 0, fps: 0, etaS: null });
-      const r = await enhance({
+      await job.updateProgress({ stage: kept ? 'compose' : 'decode', percent: 0, fps: 0, etaS: null });
+      const req: EnhanceRequest = {
         input: deps.storage.resolveInput(data.input.file),
         output: output.abs,
         cutout: cutout?.abs,
@@ -163,22 +198,31 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
         model: data.options.model,
         matting: data.options.matting,
         mattingModel: data.options.mattingModel,
+        reframe: reframeRequest(data.options),
+        exportAlpha: exports && { webm: exports.webm.abs, mov: exports.mov.abs },
         config: configFor(config, data),
         signal: abort.signal,
         onProgress,
         jobId,
         log: (msg, extra) => jobLog.info(extra ?? {}, msg),
-      });
+      };
+      let r: EnhanceResult & { preview?: PreviewInfo };
+      if (kept) r = await recompose({ cutout: deps.storage.resolveOutput(kept.cutout), output: output.abs, background: data.background, config: req.config, signal: abort.signal, onProgress });
+      else if (data.options.preview) r = await enhancePreview({ ...req, previewS: data.options.preview });
+      else r = await enhance(req);
       const { size } = await stat(output.abs);
+      const cutoutRel = kept ? (data.options.keepCutout ? kept.cutout : undefined) : cutout?.rel;
       result = {
         output: output.rel,
-        ...(cutout ? { cutout: cutout.rel } : {}),
+        ...(cutoutRel ? { cutout: cutoutRel } : {}),
+        ...(exports ? { exports: { webm: exports.webm.rel, mov: exports.mov.rel } } : {}),
+        ...(r.preview ? { preview: { startS: r.preview.startS, seconds: r.preview.seconds, selectS: r.preview.selectS } } : {}),
         bytes: size,
         durationS: r.durationS,
         width: r.width,
         height: r.height,
         hasAudio: r.hasAudio,
-        stats: { ...r.stats, queueWaitS, retries: data.notes },
+        stats: { ...r.stats, queueWaitS, retries: kept ? [...data.notes, `recomposed from the cut-out kept by job ${kept.jobId}: no upscaling or matting`] : data.notes },
       };
       // Beside the video, for its watch page (src/queue/watch-meta.ts); before the marker, so a rerun
       // that finishes from the marker finds it too.
@@ -186,6 +230,10 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
       // From here on the output counts as done, whatever happens to this attempt.
       await writeDoneMarker(output.abs, jobId, result);
       jobLog.info({ totalS: r.stats.totalS, realtimeFactor: r.stats.realtimeFactor }, 'enhance done');
+      if (keys) {
+        await deps.cache.remember(keys.result, jobId, result).catch(cacheFailed);
+        if (cutout && !kept && !data.options.preview) await deps.cache.rememberCutout(keys.cutout, jobId, cutout.rel).catch(cacheFailed);
+      }
     } catch (err) {
       if (shuttingDown && token) {
         // Shutting down: hand the job back without using up an attempt; another worker (or this

@@ -13,6 +13,7 @@ import type { ProducerDeps } from '../queue/producer.js';
 import type { WorkerDeps } from '../queue/worker.js';
 import type { CancelDeps } from '../queue/cancel.js';
 import { makeLink, publicBaseUrl } from '../web/links.js';
+import { createResultCache } from '../queue/result-cache.js';
 import { linkSecret } from '../web/secret.js';
 
 /** Everything the roles share: one Redis, the queues, the data dir, the link secret. */
@@ -65,6 +66,7 @@ async function openOn(config: Config, redisHandle: RedisHandle, log: Logger): Pr
   const storage = createStorage(config);
   const secret = await linkSecret(config);
   const prefix = config.queue.prefix;
+  const cache = createResultCache(redis, prefix, config.storage.cacheGb, storage);
 
   const finish = async (jobId: string, data: EnhanceJobData) => {
     await storage.removeInput(data.input.file).catch((err: unknown) => log.warn({ jobId, err }, 'could not remove input'));
@@ -79,6 +81,7 @@ async function openOn(config: Config, redisHandle: RedisHandle, log: Logger): Pr
       removeInput: async (rel) => {
         await storage.removeInput(rel);
       },
+      resolveInput: (rel) => storage.resolveInput(rel),
       ensureFree: (bytes) => storage.ensureFree(bytes),
     },
     limits: {
@@ -92,6 +95,7 @@ async function openOn(config: Config, redisHandle: RedisHandle, log: Logger): Pr
         await releaseSlot(redis, prefix, requester, jobId, queue);
       },
     },
+    cache,
   };
 
   const worker: WorkerDeps = {
@@ -100,8 +104,10 @@ async function openOn(config: Config, redisHandle: RedisHandle, log: Logger): Pr
     queues,
     storage: {
       resolveInput: (rel) => storage.resolveInput(rel),
-      outputFor: (jobId, kind) => storage.outputPathFor(jobId, kind, kind === 'cutout' ? '.mkv' : '.mp4'),
+      resolveOutput: (rel) => storage.resolveOutput(rel),
+      outputFor: (jobId, suffix, ext) => storage.outputPathFor(jobId, suffix, ext),
     },
+    cache,
     linkFor: (rel) => makeLink(publicBaseUrl(config), rel, Math.round(config.web.linkTtlHours * 3600), secret),
     finish,
     log,

@@ -47,6 +47,10 @@ export interface Storage {
   resolveOutput(rel: string): string;
   /** Removes an input (no error if it is already gone); true when something was removed. */
   removeInput(rel: string): Promise<boolean>;
+  /** Size of an output, or null when it is gone (a cached result whose file went is a miss, not an error). */
+  outputBytes(rel: string): Promise<number | null>;
+  /** Removes every output of one job (`<job>.*`: video, cut-out, exports, markers); returns their names. */
+  removeOutputsOf(jobId: string): Promise<string[]>;
   /** Removes outputs whose mtime is older than keepOutputsHours before `now`; returns them. */
   sweepOutputs(now?: number): Promise<SweptFile[]>;
   /** Bytes free for us on the data dir's file system. */
@@ -132,7 +136,7 @@ async function walk(dir: string, prefix = ''): Promise<Array<{ abs: string; rel:
   return out;
 }
 
-export function createStorage(config: Pick<Config, 'dataDir' | 'storage'>): Storage {
+export function createStorage(config: Pick<Config, 'dataDir'> & { storage: Pick<Config['storage'], 'keepOutputsHours' | 'minFreeMb'> }): Storage {
   const root = path.resolve(config.dataDir);
   const inputsDir = path.join(root, 'inputs');
   const outputsDir = path.join(root, 'outputs');
@@ -217,6 +221,19 @@ export function createStorage(config: Pick<Config, 'dataDir' | 'storage'>): Stor
       }
       await rm(abs, { force: true });
       return true;
+    },
+    async outputBytes(rel) {
+      try {
+        return (await stat(resolveOutput(rel))).size;
+      } catch {
+        return null;
+      }
+    },
+    async removeOutputsOf(jobId) {
+      const stem = `${safeId(jobId)}.`;
+      const mine = (await walk(outputsDir)).filter((f) => !f.rel.includes('/') && f.rel.startsWith(stem));
+      await Promise.all(mine.map((f) => rm(f.abs, { force: true })));
+      return mine.map((f) => f.rel);
     },
     sweepOutputs,
     sweepInputs,

@@ -27,6 +27,9 @@ export function testConfig(dir: string, env: Record<string, string> = {}): Confi
       DANCELIFT_TEMP_DIR: path.join(dir, 'tmp'),
       DANCELIFT_RVM_MODEL: rvmModel,
       DANCELIFT_ORT_PROVIDERS: 'cpu',
+      // Instant repeats off unless a test turns them on: tests send the same clip again and
+      // again and mean it to be processed each time.
+      DANCELIFT_CACHE_GB: '0',
       ...env,
     },
   });
