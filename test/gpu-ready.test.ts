@@ -9,7 +9,7 @@ import { concurrencyFromVram, jobVramMiB } from '../src/config/concurrency.js';
 import { loadConfig } from '../src/config/load.js';
 import { parseNvidiaSmi } from '../src/machine/nvidia.js';
 import { providerPrecheck, tensorrtCacheEnv } from '../src/pipeline/engines/ort/providers.js';
-import { encodePng, syntheticFrame } from '../src/bench/png.js';
+import { encodePng, syntheticFrame } from '../src/media/png.js';
 import { checkSizes } from '../src/bench/gpu-check-sizes.js';
 import { gpuChecks, gpuFacts, type GpuFacts } from '../src/machine/doctor-gpu.js';
 

@@ -11,7 +11,7 @@ import {
   rvmFp16Passes,
   RVM_FLOAT32_AROUND,
   type RvmFrames,
-} from '../src/machine/provision/rvm-fp16.js';
+} from '../src/pipeline/engines/rvm-fp16.js';
 import { findRvmFp16, toolsRvmFp16Path } from '../src/machine/tools.js';
 import { createRvmMatte, rvmKeepsStatesOnDevice, rvmSessionOptions } from '../src/pipeline/engines/matte-rvm.js';
 import { modelForProvider } from '../src/machine/fp16-models.js';

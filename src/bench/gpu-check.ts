@@ -28,7 +28,7 @@ import { findRealesrgan, findRvmFp16, findRvmModel, vulkanDeviceList } from '../
 import { nvidiaGpus, type NvidiaGpu } from '../machine/nvidia.js';
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { fp16Sibling } from '../machine/provision/fp16.js';
-import { encodePng, syntheticFrame } from './png.js';
+import { encodePng, syntheticFrame } from '../media/png.js';
 import { checkSizes } from './gpu-check-sizes.js';
 
 export const PROVIDERS = ['tensorrt', 'cuda', 'webgpu', 'cpu'];

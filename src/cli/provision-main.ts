@@ -6,7 +6,7 @@ import { loadConfig } from '../config/load.js';
 import { formatProvision } from '../machine/provision/index.js';
 import { provisionFp16Upscalers } from '../machine/provision/fp16.js';
 import { provision } from './engines.js';
-import { provisionRvmFp16 } from '../machine/provision/rvm-fp16.js';
+import { provisionRvmFp16 } from '../pipeline/engines/rvm-fp16.js';
 
 async function main(): Promise<number> {
   let config;

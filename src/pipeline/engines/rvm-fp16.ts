@@ -10,12 +10,12 @@ import path from 'node:path';
 import { execa } from 'execa';
 import ort from 'onnxruntime-node';
 import type { Config } from '../../config/schema.js';
-import { packageRoot } from '../../config/load.js';
-import { rgb24ToPlanarFloat } from '../../pipeline/engines/rvm-tensor.js';
-import { syntheticFrame } from '../../bench/png.js';
-import { locateRvmModel, toolsRvmFp16Path } from '../tools.js';
-import { psnr } from './fp16.js';
-import { convertToFp16 } from './onnx-to-fp16.js';
+import { packageRoot } from '../../paths.js';
+import { rgb24ToPlanarFloat } from './rvm-tensor.js';
+import { syntheticFrame } from '../../media/png.js';
+import { ffmpegPath, locateRvmModel, toolsRvmFp16Path } from '../../machine/tools.js';
+import { psnr } from '../../machine/provision/fp16.js';
+import { convertToFp16 } from '../../machine/provision/onnx-to-fp16.js';
 
 /**
  * fp16 may move an alpha value by a level or so at an edge; beyond these it is not the same matte.
@@ -76,8 +76,9 @@ export async function rvmCheckFrames(clip: string, size = 512, count = 4): Promi
       return out;
     });
   const ratio = 0.5;
-  if (existsSync(clip)) {
-    const r = await execa('ffmpeg', ['-v', 'error', '-nostdin', '-i', clip, '-frames:v', String(count), '-vf', `scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
+  const ffmpeg = ffmpegPath();
+  if (ffmpeg && existsSync(clip)) {
+    const r = await execa(ffmpeg, ['-v', 'error', '-nostdin', '-i', clip, '-frames:v', String(count), '-vf', `scale=${size}:${size}`, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
       encoding: 'buffer',
       reject: false,
     });
