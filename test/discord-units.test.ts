@@ -79,7 +79,7 @@ describe('discord render', () => {
     expect(select.options.filter((o) => o.default)).toEqual([{ label: 'Background 3', value: encodeCallback({ scope: 'menu', session: 's1', action: { kind: 'bg', index: 3 } }), default: true }]);
     const buttons = rows.slice(1).flatMap((r) => r.components);
     for (const r of rows.slice(1)) expect(r.components.length).toBeLessThanOrEqual(5);
-    expect(buttons.map((b) => ('label' in b ? b.label : ''))).toEqual(['‹', '1/2', '›', '✓ x2', 'x4', 'upscale only', '✓ keep cut-out', '✓ real footage', 'anime', '✓ faster', 'fine hair', '▶️ Start', '✖️ Cancel']);
+    expect(buttons.map((b) => ('label' in b ? b.label : ''))).toEqual(['‹', '1/2', '›', '✓ x2', 'x4', 'upscale only', '✓ keep cut-out', 'transparent cut-out', '✓ real footage', 'anime', '✓ faster', 'fine hair', '📐 as filmed', '▶️ Start', 'preview 5 s first', '✖️ Cancel']);
     expect(buttons.find((b) => 'label' in b && b.label === '1/2')).toMatchObject({ disabled: true });
     for (const b of buttons) if ('custom_id' in b) expect(b.custom_id!.length).toBeLessThanOrEqual(100);
     const link = toComponents([], { placeholder: '', link: { text: 'Download original quality', url: 'https://h.example/f' } });

@@ -303,7 +303,7 @@ describe('discord bot', () => {
     expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
-  it('keep_cutout: "Another background" under the delivered video re-composes the kept dancer over a new one', async () => {
+  it('keep_cutout: "Another background" under the delivered video submits the kept input again with the new background', async () => {
     const { fake, service } = await startStack();
     const ann = fake.addUser({ username: 'ann' });
     const bob = fake.addUser({ username: 'bob' });
@@ -332,8 +332,12 @@ describe('discord bot', () => {
     const second = await until('second delivery', () => botMessages(fake).find((m) => m.id !== first.id && m.attachments.some((a) => a.filename.endsWith('.mp4'))));
     expect((second.embeds[0] as { title: string }).title).toMatch(/Green screen/);
     await until('recompose done', () => fake.message(menu.id)?.content.includes('Done'));
-    // re-composed here, not run through the GPU queue again
-    expect((await service.queues.enhance.getJobs(['completed'])).length).toBe(jobsBefore);
+    // a job of the queue, not ffmpeg in the bot: the kept input again, its cut-out kept, the new background
+    const jobs = await service.queues.enhance.getJobs(['completed']);
+    expect(jobs.length).toBe(jobsBefore + 1);
+    const recomposed = jobs.find((j) => j.data.background === 'Green screen')!;
+    expect(recomposed.data.options).toMatchObject({ keepCutout: true });
+    expect(recomposed.data.input.bytes).toBe(jobs.find((j) => j.data.background !== 'Green screen')!.data.input.bytes);
   });
 
   it('a job that outlives the interaction token, across a bot restart: status and delivery through channel messages', async () => {

@@ -457,7 +457,7 @@ describe('telegram bot', () => {
     expect(upload.status).toBe(200);
     expect(upload.params).toMatchObject({ width: 192, height: 192 });
 
-    // "Another background": the kept cut-out on a new background, without the queue
+    // "Another background": the kept input submitted again with the new background (a queue job, no ffmpeg in the bot)
     const video = await until('video message', () => botMessages(fake, chat.id).find((m) => m.video));
     const calls = fake.calls.length;
     fake.pressButton({ chat, from: ann, messageId: video.message_id, data: button(video, /Another background/) });
@@ -467,7 +467,7 @@ describe('telegram bot', () => {
     fake.pressButton({ chat, from: ann, messageId: again.message_id, data: button(again, 'Green screen') });
     await until('green picked', () => buttons(message(fake, chat.id, again.message_id)).some((b) => b.text === '✅ Green screen'));
     fake.pressButton({ chat, from: ann, messageId: again.message_id, data: button(message(fake, chat.id, again.message_id), /Start/) });
-    const second = await fake.waitForCall((c) => c.method === 'sendVideo', 30_000, { since: calls });
+    const second = await fake.waitForCall((c) => c.method === 'sendVideo', 90_000, { since: calls });
     expect(second.status).toBe(200);
     expect(String(second.params.caption)).toMatch(/Green screen/);
     expect(second.params).toMatchObject({ width: 192, height: 192 });

@@ -30,10 +30,17 @@ export interface BotTexts {
   optionModelAnime: string;
   optionMattingFast: string;
   optionMattingFine: string;
+  /** Issue 17's menu entries: transparent cut-out, the source's shape, preview first. */
+  optionTransparent: string;
+  optionAspectSource: string;
+  optionPreviewFirst(seconds: number): string;
+  /** Under a delivered preview: the whole video with the same choices. */
+  renderAll: string;
+  /** The transparent WebM's link under a delivered result. */
+  alphaLink(link: string): string;
   cancelJob: string;
   anotherBackground: string;
   recomposeMenu(p: { name: string; background: string | null }): string;
-  recomposing: string;
   bgUsage: string;
   bgBadName: string;
   bgExists(name: string): string;
@@ -99,11 +106,15 @@ const en: BotTexts = {
   optionModelAnime: 'anime',
   optionMattingFast: 'faster',
   optionMattingFine: 'fine hair',
+  optionTransparent: 'transparent cut-out',
+  optionAspectSource: 'as filmed',
+  optionPreviewFirst: (n) => `preview ${n} s first`,
+  renderAll: 'Render all',
+  alphaLink: (link) => `Transparent cut-out (WebM): ${escapeHtml(link)}`,
   cancelJob: 'Cancel',
   anotherBackground: 'Another background',
   recomposeMenu: (p) =>
-    `🎨 <b>${escapeHtml(shortName(p.name))}</b>: the same dancer on another background, in seconds.\nBackground: <b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\nPick one, then press Start.`,
-  recomposing: '🎨 re-composing…',
+    `🎨 <b>${escapeHtml(shortName(p.name))}</b>: the same dancer on another background.\nBackground: <b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\nPick one, then press Start.`,
   bgUsage: '/bg shows the backgrounds. Owners: reply to a picture or video with /bg add NAME; /bg remove NAME.',
   bgBadName: 'A background name is 1-40 letters, digits, spaces, _ or -.',
   bgExists: (name) => `There is already a background called ${escapeHtml(name)}.`,
@@ -190,11 +201,15 @@ const zh: BotTexts = {
   optionModelAnime: '动漫',
   optionMattingFast: '更快',
   optionMattingFine: '发丝精细',
+  optionTransparent: '透明抠像',
+  optionAspectSource: '原始比例',
+  optionPreviewFirst: (n) => `先预览 ${n} 秒`,
+  renderAll: '处理全片',
+  alphaLink: (link) => `透明抠像（WebM）：${escapeHtml(link)}`,
   cancelJob: '取消',
   anotherBackground: '换个背景',
   recomposeMenu: (p) =>
-    `🎨 <b>${escapeHtml(shortName(p.name))}</b>：同一位舞者换到另一个背景，只需几秒。\n背景：<b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\n选好后点“开始”。`,
-  recomposing: '🎨 正在更换背景…',
+    `🎨 <b>${escapeHtml(shortName(p.name))}</b>：同一位舞者换到另一个背景。\n背景：<b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\n选好后点“开始”。`,
   bgUsage: '/bg 查看背景。所有者：用 /bg add 名称 回复图片或视频以添加；/bg remove 名称 删除。',
   bgBadName: '背景名称为 1-40 个字母、数字、空格、_ 或 -。',
   bgExists: (name) => `已有名为 ${escapeHtml(name)} 的背景。`,

@@ -16,7 +16,7 @@ import {
   type APISelectMenuOption,
 } from 'discord.js';
 import { backgroundLabel, TEXTS, type Locale } from '../../i18n/messages.js';
-import type { StatsInfo } from '../flow.js';
+import type { StatsInfo } from '../chat-ui.js';
 import { parseCallback, type Button } from '../menu.js';
 import { shortName } from '../texts.js';
 

@@ -17,7 +17,8 @@ import { DiscordAPIError, Routes, type REST, type RawFile } from 'discord.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
+import { UploadTooLargeError, type ChatUi, type PhotoMessage, type UiMessage, type VideoMessage } from '../chat-ui.js';
+import { botTexts } from '../texts.js';
 import type { Locale } from '../../i18n/messages.js';
 import { EditThrottle } from '../edit-throttle.js';
 import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './render.js';
@@ -155,18 +156,13 @@ export class DiscordUi implements ChatUi {
 
   // --- building messages ---------------------------------------------------------------------
 
-  private body(msg: UiMessage, locale: Locale): Record<string, unknown> {
+  private body(msg: UiMessage): Record<string, unknown> {
     return {
       content: fitContent(htmlToMarkdown(msg.html)),
-      components: toComponents(msg.buttons, { placeholder: selectPlaceholder(locale), ...(msg.link ? { link: msg.link } : {}) }),
+      components: toComponents(msg.buttons, { placeholder: selectPlaceholder(msg.locale), ...(msg.link ? { link: msg.link } : {}) }),
       embeds: msg.stats ? [statsEmbed(msg.stats)] : [],
       allowed_mentions: NO_MENTIONS,
     };
-  }
-
-  /** The locale only matters for the select's placeholder; the flow's texts are already localised. */
-  private localeOfText(html: string): Locale {
-    return /[\u4e00-\u9fff]/.test(html) ? 'zh' : 'en';
   }
 
   // --- ChatUi --------------------------------------------------------------------------------
@@ -179,7 +175,7 @@ export class DiscordUi implements ChatUi {
 
   private async sendNew(chatId: string, msg: UiMessage, opts: { replyTo?: string; private?: boolean }): Promise<string> {
     const p = opts.replyTo ? this.pending.get(opts.replyTo) : undefined;
-    const body = this.body(msg, p?.locale ?? this.localeOfText(msg.html));
+    const body = this.body(msg);
     if (p && opts.private) {
       // The reply was deferred as ephemeral: the refusal replaces it, seen by the requester only.
       const res = await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { body, auth: false });
@@ -240,7 +236,7 @@ export class DiscordUi implements ChatUi {
 
   private async editNow(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
     const rec = (await this.record(messageId)) ?? { channelId: chatId, via: 'channel' as const };
-    const body = this.body(msg, this.localeOfText(msg.html));
+    const body = this.body(msg);
     // A menu keeps its gallery picture; any other state of the message drops it.
     const isMenu = (body.components as Array<{ components: Array<{ type: number }> }>).some((r) => r.components.some((c) => c.type === 3));
     if (!isMenu) body.attachments = [];
@@ -267,10 +263,9 @@ export class DiscordUi implements ChatUi {
   }
 
   async sendVideo(chatId: string, v: VideoMessage): Promise<void> {
-    const locale: Locale = v.stats?.locale ?? this.localeOfText(v.caption);
     const body: Record<string, unknown> = {
       content: '',
-      components: toComponents(v.buttons, { placeholder: selectPlaceholder(locale), ...(v.link ? { link: { text: locale === 'zh' ? '下载原画质' : 'Download original quality', url: v.link } } : {}) }),
+      components: toComponents(v.buttons, { placeholder: selectPlaceholder(v.locale), ...(v.link ? { link: { text: botTexts(v.locale).downloadOriginal, url: v.link } } : {}) }),
       embeds: v.stats ? [statsEmbed(v.stats)] : [],
       attachments: [{ id: 0, filename: v.fileName }],
       allowed_mentions: NO_MENTIONS,
@@ -285,7 +280,7 @@ export class DiscordUi implements ChatUi {
     }
   }
 
-  async sendPhoto(chatId: string, photo: { file: string; caption: string; replyTo?: string }): Promise<void> {
+  async sendPhoto(chatId: string, photo: PhotoMessage): Promise<void> {
     const p = photo.replyTo ? this.pending.get(photo.replyTo) : undefined;
     if (p && photo.replyTo && this.holding.has(photo.replyTo)) {
       // Goes out with the menu that follows, as one message.
