@@ -39,7 +39,7 @@ let slow: string;
 /** One small background library for every stack (full-size defaults take minutes on 2 cores). */
 const backgrounds = path.join(tmp.dir, 'backgrounds');
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
-const requester = (userId = 'u1'): Requester => ({ platform: 'test', chatId: 'chat1', userId, locale: 'en' });
+const requester = (userId = 'u1'): Requester => ({ platform: 'telegram', chatId: 'chat1', userId, locale: 'en' });
 
 beforeAll(async () => {
   redis = await ownRedis(path.join(tmp.dir, 'redis'));
@@ -93,7 +93,7 @@ async function stack(name: string, extra: Record<string, string> = {}, patch: (c
   const log = pino({ level: 'info', base: undefined }, { write: (s: string) => void lines.push(s) });
   const service = await openService(config, { startEmbedded: false, log });
   const deliveries: DeliverJobData[] = [];
-  const deliverer: Worker = startDeliverWorker(config, () => service.redisHandle.connection(), 'test', async (d) => void deliveries.push(d), log);
+  const deliverer: Worker = startDeliverWorker(config, () => service.redisHandle.connection(), 'telegram', async (d) => void deliveries.push(d), log);
   cleanups.push(async () => {
     await deliverer.close();
     await service.close();

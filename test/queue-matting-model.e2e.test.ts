@@ -22,7 +22,7 @@ const config = testConfig(tmp.dir, {
   DANCELIFT_QUEUE_PREFIX: prefix,
   DANCELIFT_MAX_SHORT_SIDE: '96',
 });
-const requester: Requester = { platform: 'test', chatId: 'chat1', userId: 'u-mm', locale: 'en' };
+const requester: Requester = { platform: 'telegram', chatId: 'chat1', userId: 'u-mm', locale: 'en' };
 
 let service: Service;
 let worker: EnhanceWorker;
@@ -33,7 +33,7 @@ const deliveries: DeliverJobData[] = [];
 beforeAll(async () => {
   clip = await makeClip(tmp.dir, 'small.mp4', clips.girl, { seconds: 1, width: 96, height: 96, audio: false });
   service = await openService(config, { startEmbedded: false });
-  deliverer = startDeliverWorker(config, () => service.redisHandle.connection(), 'test', async (d) => {
+  deliverer = startDeliverWorker(config, () => service.redisHandle.connection(), 'telegram', async (d) => {
     deliveries.push(d);
   });
   worker = startEnhanceWorker(service.worker);

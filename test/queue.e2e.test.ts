@@ -29,7 +29,7 @@ const env = {
   DANCELIFT_MAX_SHORT_SIDE: '256',
 };
 const config = testConfig(tmp.dir, env);
-const requester = (userId = 'u1'): Requester => ({ platform: 'test', chatId: 'chat1', userId, locale: 'en' });
+const requester = (userId = 'u1'): Requester => ({ platform: 'telegram', chatId: 'chat1', userId, locale: 'en' });
 
 let service: Service;
 let small: string;
@@ -45,7 +45,7 @@ beforeAll(async () => {
   slow = work('slow.mp4');
   await ffmpeg(['-stream_loop', '2', '-i', twoSeconds, '-c', 'copy', slow]);
   service = await openService(config, { startEmbedded: false });
-  deliverer = startDeliverWorker(config, () => service.redisHandle.connection(), 'test', async (d) => {
+  deliverer = startDeliverWorker(config, () => service.redisHandle.connection(), 'telegram', async (d) => {
     deliveries.push(d);
   });
 });
@@ -57,7 +57,7 @@ afterEach(async () => {
 afterAll(async () => {
   await deliverer?.close();
   await service?.queues.enhance.obliterate({ force: true }).catch(() => {});
-  await service?.queues.deliver('test').obliterate({ force: true }).catch(() => {});
+  await service?.queues.deliver('telegram').obliterate({ force: true }).catch(() => {});
   const keys = await service.redis.keys(`${prefix}:*`);
   if (keys.length > 0) await service.redis.del(...keys);
   await service?.close();

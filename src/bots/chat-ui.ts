@@ -27,6 +27,8 @@ export interface StatsInfo {
   locale: Locale;
   /** The line saying how it was delivered: as is, fitted to the limit, or link only. */
   delivery?: string;
+  /** The signed link of the transparent cut-out (WebM), when the job exported one. */
+  alphaLink?: string;
 }
 
 export interface VideoMessage {

@@ -9,6 +9,7 @@ import { backgroundLabel, type Locale } from '../i18n/messages.js';
 import { prepareDeliveryFor } from '../media/fit.js';
 import { makeThumbnail } from '../media/thumbnail.js';
 import type { DeliverJobData } from '../queue/jobs.js';
+import { makeLink, publicBaseUrl } from '../web/links.js';
 import { UploadTooLargeError, type StatsInfo } from './chat-ui.js';
 import type { FlowDeps } from './flow-deps.js';
 import { encodeCallback, type Button } from './menu.js';
@@ -20,9 +21,16 @@ export function outputName(inputName: string): string {
   return `${base.slice(0, 80)}.enhanced.mp4`;
 }
 
-/** "Another background" under a delivered video whose cut-out and input are kept. */
-export function againButtons(jobId: string, locale: Locale): Button[][] {
-  return [[{ text: `🎨 ${botTexts(locale).anotherBackground}`, data: encodeCallback({ scope: 'job', jobId, action: { kind: 'again' } }) }]];
+/**
+ * Pure: the buttons under a delivered result whose input the bot kept: "Another background" for
+ * a kept cut-out, "Render all" for a preview.
+ */
+export function resultButtons(jobId: string, locale: Locale, has: { cutout: boolean; preview: boolean }): Button[][] {
+  const t = botTexts(locale);
+  const row: Button[] = [];
+  if (has.preview) row.push({ text: `▶️ ${t.renderAll}`, data: encodeCallback({ scope: 'job', jobId, action: { kind: 'renderAll' } }) });
+  if (has.cutout) row.push({ text: `🎨 ${t.anotherBackground}`, data: encodeCallback({ scope: 'job', jobId, action: { kind: 'again' } }) });
+  return row.length > 0 ? [row] : [];
 }
 
 const round = (n: number) => Math.round(n * 10) / 10;
@@ -55,16 +63,21 @@ export async function deliver(d: FlowDeps, data: DeliverJobData): Promise<void> 
     const file = service.storage.resolveOutput(result.output);
     const sizeMb = result.bytes / 1024 / 1024;
     const uploadLimit = opts.uploadLimitFor?.(requester) ?? opts.uploadLimitBytes;
-    const stats: StatsInfo = { name: data.inputName, background: data.background, result, locale };
+    const ttlS = Math.round(service.config.web.linkTtlHours * 3600);
+    const alphaLink = result.exports ? makeLink(publicBaseUrl(service.config), result.exports.webm, ttlS, service.secret) : undefined;
+    const stats: StatsInfo = { name: data.inputName, background: data.background, result, locale, ...(alphaLink ? { alphaLink } : {}) };
     const linkText = t.tooBigToUpload({ sizeMb, limitMb: round(uploadLimit / 1024 / 1024), link, hours: service.config.web.linkTtlHours });
     // The record was written when the job was submitted; without it there is no input to start from.
-    const again = result.cutout && (await d.store.loadKept(data.jobId)) ? { buttons: againButtons(data.jobId, locale) } : {};
+    const kept = Boolean(await d.store.loadKept(data.jobId));
+    const buttons = resultButtons(data.jobId, locale, { cutout: kept && Boolean(result.cutout), preview: kept && Boolean(result.preview) });
+    const again = buttons.length > 0 ? { buttons } : {};
     const linkOnly = async () => {
       if (opts.linkWithStats) {
         await ui.send(requester.chatId, { html: linkText, locale, stats, link: { text: t.downloadOriginal, url: link }, ...again }, { replyTo: requester.messageId });
         return;
       }
-      await ui.send(requester.chatId, { html: stats.delivery ? `${linkText}\n${escapeHtml(stats.delivery)}` : linkText, locale }, { replyTo: requester.messageId });
+      const lines = [linkText, ...(stats.delivery ? [escapeHtml(stats.delivery)] : []), ...(alphaLink ? [t.alphaLink(alphaLink)] : [])];
+      await ui.send(requester.chatId, { html: lines.join('\n'), locale, ...again }, { replyTo: requester.messageId });
     };
     // As it is, a copy re-encoded to fit this place's limit, or the link alone (src/media/fit.ts).
     const prepared = await prepareDeliveryFor(service.config, file, uploadLimit, { onFitError: (err) => log.warn({ err }, 'fitting to the upload limit failed: link only') });

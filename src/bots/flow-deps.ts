@@ -3,6 +3,7 @@
  * bots' Redis store. One object, built once per platform by BotFlow.
  */
 import type { Logger } from 'pino';
+import type { ChatPlatformName } from '../chat-platforms.js';
 import type { Requester } from '../queue/jobs.js';
 import type { Service } from '../service/context.js';
 import type { ChatUi } from './chat-ui.js';
@@ -10,7 +11,7 @@ import type { BotLibrary } from './library-warmup.js';
 import type { BotStore } from './sessions.js';
 
 export interface FlowOptions {
-  platform: Requester['platform'];
+  platform: ChatPlatformName;
   ui: ChatUi;
   /** Larger outputs are sent as a link. */
   uploadLimitBytes: number;

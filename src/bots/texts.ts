@@ -343,7 +343,7 @@ export const CAPTION_MAX = 1024;
  * The caption of a delivered video: the name and background, then one line per stage (seconds and
  * fps), the total with the realtime factor, and the devices. HTML, escaped; short enough for a caption.
  */
-export function statsCaption(p: { name: string; background: string; result: JobResult; locale: Locale; delivery?: string }): string {
+export function statsCaption(p: { name: string; background: string; result: JobResult; locale: Locale; delivery?: string; alphaLink?: string }): string {
   const { result, locale } = p;
   const zhs = locale === 'zh';
   const stages = result.stats.stages;
@@ -361,6 +361,7 @@ export function statsCaption(p: { name: string; background: string; result: JobR
   ];
   if (result.stats.retries.length > 0) lines.push(escapeHtml(result.stats.retries.join('; ').slice(0, 200)));
   if (p.delivery) lines.push(escapeHtml(p.delivery));
+  if (p.alphaLink) lines.push(botTexts(locale).alphaLink(p.alphaLink));
   return lines.join('\n');
 }
 

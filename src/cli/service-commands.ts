@@ -44,7 +44,8 @@ export async function runStart(config: Config): Promise<number> {
   });
   let running;
   try {
-    running = await startRoles(config, logger, stop.signal);
+    // Loaded only when the role is asked for: grammY and discord.js cost start-up time.
+    running = await startRoles(config, logger, stop.signal, { bots: async (service, log) => (await import('../bots/role.js')).startBotsRole(service, log) });
   } catch (err) {
     if (stop.signal.aborted) {
       logger.info('stopped while starting');
