@@ -98,6 +98,9 @@ export class BotFlow {
   removeBackground(name: string, locale: Locale): Promise<string> {
     return library.removeBackground(this.service.config, name, locale);
   }
+  generateBackground(prompt: string, locale: Locale): Promise<string> {
+    return library.generateFromChat(this.service.config, prompt, locale);
+  }
 
   /** Removes downloads whose menu was abandoned, and kept inputs older than the outputs they belong to. */
   async sweepIncoming(now = Date.now()): Promise<void> {

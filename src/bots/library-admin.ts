@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { backgroundsDir } from '../backgrounds/select.js';
 import { listBackgrounds, probeBackgroundFile, type BackgroundEntry } from '../backgrounds/library.js';
+import { generateBackground, loopName, validBackgroundName } from '../backgrounds/generate.js';
 import type { Config } from '../config/schema.js';
 import { backgroundLabel, type Locale } from '../i18n/messages.js';
 import type { ChatUi } from './chat-ui.js';
@@ -14,9 +15,7 @@ import type { BotLibrary } from './library-warmup.js';
 import { botTexts, reasonText } from './texts.js';
 
 /** A library name: letters (any script), digits, spaces, _ and -, 1-40 characters; never a path. */
-export function validBackgroundName(name: string): boolean {
-  return /^[\p{L}\p{N}_-][\p{L}\p{N} _-]{0,39}$/u.test(name) && name.trim() === name;
-}
+export { validBackgroundName };
 
 type Caption = (labels: string[]) => string;
 
@@ -74,4 +73,31 @@ export async function removeBackground(config: Config, name: string, locale: Loc
   if (!hit) return t.failed(reasonText({ code: 'BACKGROUND_MISSING', params: { name } }, locale));
   await rm(hit.path, { force: true });
   return t.bgRemoved(hit.name);
+}
+
+/**
+ * Pure: a library name from a prompt ("a neon city at night, rain" → "a neon city at night rain"):
+ * letters, digits and spaces, at most 30 characters cut at a word, so that its "-loop" twin fits too.
+ */
+export function nameFromPrompt(prompt: string): string {
+  const words = prompt.replace(/[^\p{L}\p{N} _-]+/gu, ' ').replace(/\s+/g, ' ').trim().replace(/^[ _-]+/, '');
+  if (words.length <= 30) return words || 'generated';
+  const cut = words.slice(0, 30);
+  const space = cut.lastIndexOf(' ');
+  return (space >= 10 ? cut.slice(0, space) : cut).trim();
+}
+
+/**
+ * /bg generate PROMPT (owners): a picture from the Stable Diffusion server of config
+ * backgrounds.generator becomes a library background (and its looping twin), named after the prompt.
+ */
+export async function generateFromChat(config: Config, prompt: string, locale: Locale, signal?: AbortSignal): Promise<string> {
+  const t = botTexts(locale);
+  if (!prompt.trim()) return t.bgUsage;
+  try {
+    const r = await generateBackground({ prompt, name: nameFromPrompt(prompt), config, signal });
+    return t.bgAdded(r.loop ? `${r.image.name}, ${loopName(r.image.name)}` : r.image.name);
+  } catch (err) {
+    return t.failed(reasonText(err, locale));
+  }
 }

@@ -43,6 +43,7 @@ export interface BotTexts {
   recomposeMenu(p: { name: string; background: string | null }): string;
   bgUsage: string;
   bgBadName: string;
+  bgGenerating: string;
   bgExists(name: string): string;
   bgAdded(name: string): string;
   bgRemoved(name: string): string;
@@ -115,8 +116,9 @@ const en: BotTexts = {
   anotherBackground: 'Another background',
   recomposeMenu: (p) =>
     `🎨 <b>${escapeHtml(shortName(p.name))}</b>: the same dancer on another background.\nBackground: <b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\nPick one, then press Start.`,
-  bgUsage: '/bg shows the backgrounds. Owners: reply to a picture or video with /bg add NAME; /bg remove NAME.',
+  bgUsage: '/bg shows the backgrounds. Owners: reply to a picture or video with /bg add NAME; /bg remove NAME; /bg generate PROMPT.',
   bgBadName: 'A background name is 1-40 letters, digits, spaces, _ or -.',
+  bgGenerating: '🎨 generating the background…',
   bgExists: (name) => `There is already a background called ${escapeHtml(name)}.`,
   bgAdded: (name) => `✅ Background <b>${escapeHtml(name)}</b> added.`,
   bgRemoved: (name) => `Background <b>${escapeHtml(name)}</b> removed.`,
@@ -210,8 +212,9 @@ const zh: BotTexts = {
   anotherBackground: '换个背景',
   recomposeMenu: (p) =>
     `🎨 <b>${escapeHtml(shortName(p.name))}</b>：同一位舞者换到另一个背景。\n背景：<b>${p.background === null ? '—' : escapeHtml(p.background)}</b>\n选好后点“开始”。`,
-  bgUsage: '/bg 查看背景。所有者：用 /bg add 名称 回复图片或视频以添加；/bg remove 名称 删除。',
+  bgUsage: '/bg 查看背景。所有者：用 /bg add 名称 回复图片或视频以添加；/bg remove 名称 删除；/bg generate 描述 生成。',
   bgBadName: '背景名称为 1-40 个字母、数字、空格、_ 或 -。',
+  bgGenerating: '🎨 正在生成背景…',
   bgExists: (name) => `已有名为 ${escapeHtml(name)} 的背景。`,
   bgAdded: (name) => `✅ 已添加背景 <b>${escapeHtml(name)}</b>。`,
   bgRemoved: (name) => `已删除背景 <b>${escapeHtml(name)}</b>。`,

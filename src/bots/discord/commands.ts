@@ -78,7 +78,14 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
         .setDescriptionLocalizations(zh('删除一个背景'))
         .addStringOption((o) => o.setName('name').setDescription('The background').setDescriptionLocalizations(zh('背景')).setRequired(true).setAutocomplete(true)),
     )
-    .addSubcommand((c) => c.setName('list').setDescription('Show every background').setDescriptionLocalizations(zh('查看所有背景')));
+    .addSubcommand((c) => c.setName('list').setDescription('Show every background').setDescriptionLocalizations(zh('查看所有背景')))
+    .addSubcommand((c) =>
+      c
+        .setName('generate')
+        .setDescription('Generate a background with the Stable Diffusion server')
+        .setDescriptionLocalizations(zh('用 Stable Diffusion 服务器生成背景'))
+        .addStringOption((o) => o.setName('prompt').setDescription('What to picture').setDescriptionLocalizations(zh('画面描述')).setRequired(true).setMaxLength(300)),
+    );
   return [
     enhance.toJSON(),
     enhanceMessage.toJSON(),

@@ -140,6 +140,12 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
     // server's own command settings can show them, so the permission is checked here too.
     if (!canManage(i)) return void (await reply(i, t.manageServerOnly));
     const sub = i.options.getSubcommand(false);
+    if (name === 'bg' && sub === 'generate') {
+      await i.deferReply({ flags: EPHEMERAL });
+      const handle = ui.open(refOf(i), locale);
+      await ui.note(handle, t.bgGenerating);
+      return void (await ui.note(handle, await flow.generateBackground(i.options.getString('prompt') ?? '', locale)));
+    }
     if (name === 'stats' || name === 'queue' || (name === 'bg' && sub === 'remove')) {
       await i.deferReply({ flags: EPHEMERAL });
       const text = name === 'stats' ? await flow.statsText(locale) : name === 'queue' ? await flow.queueOverview(locale) : await flow.removeBackground(i.options.getString('name') ?? '', locale);
