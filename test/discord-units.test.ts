@@ -128,7 +128,11 @@ describe('discord commands', () => {
       ['background', 3, false],
       ['scale', 3, false],
       ['keep_cutout', 5, false],
+      ['model', 3, false],
+      ['matting', 3, false],
     ]);
+    const bg = defs.find((d) => d.name === 'bg')!;
+    expect(bg.options?.map((o) => o.name)).toEqual(['add', 'remove', 'list', 'generate']);
     expect(defs.find((d) => d.name === 'bg')?.default_member_permissions).toBe('32');
     expect(inviteUrl('123')).toBe(`https://discord.com/oauth2/authorize?client_id=123&scope=bot+applications.commands&permissions=${BOT_PERMISSIONS}`);
     expect(BOT_PERMISSIONS).toBe(2147601408n);

@@ -10,13 +10,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } fr
 import type { Service } from '../src/service/context.js';
 import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startDiscordBot, type DiscordBot } from '../src/bots/discord/bot.js';
-import { backgroundsDir } from '../src/backgrounds/select.js';
 import pino from 'pino';
 import type { Config } from '../src/config/schema.js';
 import { Permission, startFakeDiscord, type DiscordUser, type FakeDiscord, type FakeDiscordOptions, type MessageView } from './fakes/discord.js';
 import { ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, holdLibraryLock, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 
 /** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
@@ -125,15 +124,8 @@ describe('discord bot', () => {
   it('fresh install: the first /enhance is deferred before the library is made; the menu follows the one start-up run', async () => {
     // The library folder's lock is held, as by another process making the defaults (a CLI
     // submit): the bot's start-up run waits on it, so nothing of the library exists yet.
-    let lock = '';
-    const { fake, config } = await startStack({
-      worker: false,
-      beforeBot: (c) => {
-        mkdirSync(backgroundsDir(c), { recursive: true });
-        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
-        writeFileSync(lock, String(process.pid));
-      },
-    });
+    let lock: { release(): void } | undefined;
+    const { fake, config } = await startStack({ worker: false, beforeBot: (c) => void (lock = holdLibraryLock(c)) });
     const ann = fake.addUser({ username: 'ann' });
     const cmd = enhance(fake, ann, clip);
     expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
@@ -145,7 +137,7 @@ describe('discord bot', () => {
     const bob = fake.addUser({ username: 'bob' });
     const cmd2 = enhance(fake, bob, clip, { options: { background: 'sunset' } });
     expect((await fake.waitForResponse(cmd2.id)).type).toBe(5);
-    rmSync(lock);
+    lock!.release();
     const menu = await menuIn(fake);
     expect(menu.attachments.map((a) => a.filename)).toEqual(['backgrounds.jpg']);
     await until('the preset request queued', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));
@@ -245,12 +237,12 @@ describe('discord bot', () => {
   it('/enhance with a background submits at once; Cancel while queued; the "Enhance video" message command offers the menu', async () => {
     const { fake, service } = await startStack({ worker: false });
     const ann = fake.addUser({ username: 'ann' });
-    const cmd = enhance(fake, ann, clip, { options: { background: 'sunset', scale: 'x4', keep_cutout: true } });
+    const cmd = enhance(fake, ann, clip, { options: { background: 'sunset', scale: 'x4', keep_cutout: true, model: 'anime', matting: 'resnet50' } });
     expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued \(position 1\)/.test(m.content)));
     expect(select(status)).toBeUndefined(); // no menu: everything was chosen
     const [job] = await service.queues.enhance.getJobs(['waiting']);
-    expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true } });
+    expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true, model: 'anime', mattingModel: 'resnet50' } });
     fake.pressComponent({ user: ann, messageId: status.id, customId: button(status, /Cancel/).custom_id! });
     await until('cancelled', () => fake.message(status.id)?.content.includes('Cancelled.'));
     expect(await service.queues.enhance.getJobCounts('waiting', 'active')).toEqual({ waiting: 0, active: 0 });

@@ -12,12 +12,11 @@ import type { Service } from '../src/service/context.js';
 import type { EnhanceWorker } from '../src/queue/worker.js';
 import { startTelegramBot, type TelegramBot } from '../src/bots/telegram/bot.js';
 import type { Config } from '../src/config/schema.js';
-import { backgroundsDir } from '../src/backgrounds/select.js';
 import { logger } from '../src/log.js';
 import { startFakeTelegram, type Chat, type ChatMessageRecord, type FakeTelegram, type FakeTelegramOptions, type User } from './fakes/telegram.js';
 import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, holdLibraryLock, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -116,15 +115,8 @@ describe('telegram bot', () => {
   it('fresh install: "typing" comes before the download finishes and before the library is made; one start-up run makes it; then the menu', async () => {
     // The library folder's lock is held, as by another process making the defaults (a CLI
     // submit): the bots' start-up run waits on it, so nothing of the library exists yet.
-    let lock = '';
-    const { fake, config } = await startStack({
-      worker: false,
-      beforeBot: (c) => {
-        mkdirSync(backgroundsDir(c), { recursive: true });
-        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
-        writeFileSync(lock, String(process.pid));
-      },
-    });
+    let lock: { release(): void } | undefined;
+    const { fake, config } = await startStack({ worker: false, beforeBot: (c) => void (lock = holdLibraryLock(c)) });
     const ann = user(111);
     const chat = privateChat(ann);
     const release = fake.holdDownloads();
@@ -146,7 +138,7 @@ describe('telegram bot', () => {
     const bobChat = privateChat(bob);
     sendVideo(fake, bobChat, bob, clip, { as: 'document' });
     await until('second download', () => fake.fileDownloads.length === 2 && fake.fileDownloads[1].done);
-    rmSync(lock);
+    lock!.release();
     await menuIn(fake, chat.id);
     await menuIn(fake, bobChat.id);
     const files = libraryFiles(config);

@@ -128,7 +128,11 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
       const bg = i.options.getString('background')?.trim();
       const scale = scaleChoice(i.options.getString('scale'));
       const keep = i.options.getBoolean('keep_cutout');
+      const model = i.options.getString('model');
+      const matting = i.options.getString('matting');
       const preset: MenuPreset = {
+        ...(model === 'general' || model === 'anime' ? { model } : {}),
+        ...(matting ? { mattingModel: matting } : {}),
         ...(bg ? { background: bg, start: true } : {}),
         ...(scale.scale ? { scale: scale.scale } : scale.noUpscale ? { scale: 1 as const } : {}),
         ...(keep !== null ? { keepCutout: keep } : {}),
