@@ -7,6 +7,7 @@
  *   `${prefix}:bot:${platform}:chat:${chatId}:auto` '1' when a group enhances every video
  *   `${prefix}:bot:${platform}:sent:${jobId}`     '1' once a result was uploaded (a retried delivery skips it)
  *   `${prefix}:bot:${platform}:kept:${jobId}`     a job whose input was kept (Another background, Render all), as long as outputs live
+ *   `${prefix}:bot:discord:msg:${messageId}`      Discord only: which token edits that message (discord/message-records.ts)
  *
  * Menu sessions live in Redis (the user's downloaded file stays on this machine's disk), so a
  * restarted bot still understands the buttons of its menus; presses on one session are serialised
