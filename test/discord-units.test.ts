@@ -79,7 +79,7 @@ describe('discord render', () => {
     expect(select.options.filter((o) => o.default)).toEqual([{ label: 'Background 3', value: encodeCallback({ scope: 'menu', session: 's1', action: { kind: 'bg', index: 3 } }), default: true }]);
     const buttons = rows.slice(1).flatMap((r) => r.components);
     for (const r of rows.slice(1)) expect(r.components.length).toBeLessThanOrEqual(5);
-    expect(buttons.map((b) => ('label' in b ? b.label : ''))).toEqual(['‹', '1/2', '›', '✓ x2', 'x4', 'upscale only', '✓ keep cut-out', '✓ real footage', 'anime', '✓ faster', 'fine hair', '▶️ Start', '✖️ Cancel']);
+    expect(buttons.map((b) => ('label' in b ? b.label : ''))).toEqual(['‹', '1/2', '›', '✓ x2', 'x4', 'upscale only', '✓ keep cut-out', 'transparent cut-out', '✓ real footage', 'anime', '✓ faster', 'fine hair', '📐 as filmed', '▶️ Start', 'preview 5 s first', '✖️ Cancel']);
     expect(buttons.find((b) => 'label' in b && b.label === '1/2')).toMatchObject({ disabled: true });
     for (const b of buttons) if ('custom_id' in b) expect(b.custom_id!.length).toBeLessThanOrEqual(100);
     const link = toComponents([], { placeholder: '', link: { text: 'Download original quality', url: 'https://h.example/f' } });
@@ -128,7 +128,11 @@ describe('discord commands', () => {
       ['background', 3, false],
       ['scale', 3, false],
       ['keep_cutout', 5, false],
+      ['model', 3, false],
+      ['matting', 3, false],
     ]);
+    const bg = defs.find((d) => d.name === 'bg')!;
+    expect(bg.options?.map((o) => o.name)).toEqual(['add', 'remove', 'list', 'generate']);
     expect(defs.find((d) => d.name === 'bg')?.default_member_permissions).toBe('32');
     expect(inviteUrl('123')).toBe(`https://discord.com/oauth2/authorize?client_id=123&scope=bot+applications.commands&permissions=${BOT_PERMISSIONS}`);
     expect(BOT_PERMISSIONS).toBe(2147601408n);

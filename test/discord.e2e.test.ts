@@ -15,7 +15,7 @@ import type { Config } from '../src/config/schema.js';
 import { Permission, startFakeDiscord, type DiscordUser, type FakeDiscord, type FakeDiscordOptions, type MessageView } from './fakes/discord.js';
 import { ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, holdLibraryLock, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 
 /** A stack starts from an empty data dir: its first menu waits for the library's start-up run (slow on a busy 2-core machine). */
@@ -124,15 +124,8 @@ describe('discord bot', () => {
   it('fresh install: the first /enhance is deferred before the library is made; the menu follows the one start-up run', async () => {
     // The library folder's lock is held, as by another process making the defaults (a CLI
     // submit): the bot's start-up run waits on it, so nothing of the library exists yet.
-    let lock = '';
-    const { fake, config } = await startStack({
-      worker: false,
-      beforeBot: (c) => {
-        mkdirSync(backgroundsDir(c), { recursive: true });
-        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
-        writeFileSync(lock, String(process.pid));
-      },
-    });
+    let lock: { release(): void } | undefined;
+    const { fake, config } = await startStack({ worker: false, beforeBot: (c) => void (lock = holdLibraryLock(c)) });
     const ann = fake.addUser({ username: 'ann' });
     const cmd = enhance(fake, ann, clip);
     expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
@@ -144,7 +137,7 @@ describe('discord bot', () => {
     const bob = fake.addUser({ username: 'bob' });
     const cmd2 = enhance(fake, bob, clip, { options: { background: 'sunset' } });
     expect((await fake.waitForResponse(cmd2.id)).type).toBe(5);
-    rmSync(lock);
+    lock!.release();
     const menu = await menuIn(fake);
     expect(menu.attachments.map((a) => a.filename)).toEqual(['backgrounds.jpg']);
     await until('the preset request queued', () => botMessages(fake).find((m) => !m.ephemeral && /queued/.test(m.content)));
@@ -244,12 +237,12 @@ describe('discord bot', () => {
   it('/enhance with a background submits at once; Cancel while queued; the "Enhance video" message command offers the menu', async () => {
     const { fake, service } = await startStack({ worker: false });
     const ann = fake.addUser({ username: 'ann' });
-    const cmd = enhance(fake, ann, clip, { options: { background: 'sunset', scale: 'x4', keep_cutout: true } });
+    const cmd = enhance(fake, ann, clip, { options: { background: 'sunset', scale: 'x4', keep_cutout: true, model: 'anime', matting: 'resnet50' } });
     expect((await fake.waitForResponse(cmd.id)).type).toBe(5);
     const status = await until('queued status', () => botMessages(fake).find((m) => !m.ephemeral && /queued \(position 1\)/.test(m.content)));
     expect(select(status)).toBeUndefined(); // no menu: everything was chosen
     const [job] = await service.queues.enhance.getJobs(['waiting', 'prioritized']);
-    expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true } });
+    expect(job.data).toMatchObject({ background: 'sunset', options: { scale: 4, keepCutout: true, model: 'anime', mattingModel: 'resnet50' } });
     fake.pressComponent({ user: ann, messageId: status.id, customId: button(status, /Cancel/).custom_id! });
     await until('cancelled', () => fake.message(status.id)?.content.includes('Cancelled.'));
     expect(await service.queues.enhance.getJobCounts('waiting', 'prioritized', 'active')).toEqual({ waiting: 0, prioritized: 0, active: 0 });
@@ -302,7 +295,7 @@ describe('discord bot', () => {
     expect(job.data.options).toMatchObject({ model: 'anime', mattingModel: 'resnet50' });
   });
 
-  it('keep_cutout: "Another background" under the delivered video re-composes the kept dancer over a new one', async () => {
+  it('keep_cutout: "Another background" under the delivered video submits the kept input again with the new background', async () => {
     const { fake, service } = await startStack();
     const ann = fake.addUser({ username: 'ann' });
     const bob = fake.addUser({ username: 'bob' });
@@ -331,8 +324,13 @@ describe('discord bot', () => {
     const second = await until('second delivery', () => botMessages(fake).find((m) => m.id !== first.id && m.attachments.some((a) => a.filename.endsWith('.mp4'))));
     expect((second.embeds[0] as { title: string }).title).toMatch(/Green screen/);
     await until('recompose done', () => fake.message(menu.id)?.content.includes('Done'));
-    // re-composed here, not run through the GPU queue again
-    expect((await service.queues.enhance.getJobs(['completed'])).length).toBe(jobsBefore);
+    // a job of the queue, not ffmpeg in the bot: the kept input again, its cut-out kept, the new background
+    const jobs = await service.queues.enhance.getJobs(['completed']);
+    expect(jobs.length).toBe(jobsBefore + 1);
+    const firstJob = jobs.find((j) => j.data.background === 'white')!;
+    const recomposed = jobs.find((j) => j.data.background !== 'white')!;
+    expect(recomposed.data.options).toEqual({ ...firstJob.data.options, keepCutout: true });
+    expect(recomposed.data.input.bytes).toBe(firstJob.data.input.bytes);
   });
 
   it('a job that outlives the interaction token, across a bot restart: status and delivery through channel messages', async () => {

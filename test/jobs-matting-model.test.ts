@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { enhanceJobSchema } from '../src/queue/jobs.js';
 
 const job = (options: Record<string, unknown>) => ({
-  requester: { platform: 'test', chatId: 'c', userId: 'u', locale: 'en' },
+  requester: { platform: 'telegram', chatId: 'c', userId: 'u', locale: 'en' },
   input: { file: 'a.mp4', name: 'a.mp4', bytes: 1 },
   background: 'white',
   options,

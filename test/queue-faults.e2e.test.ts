@@ -38,7 +38,7 @@ let slow: string;
 /** One small background library for every stack (full-size defaults take minutes on 2 cores). */
 const backgrounds = path.join(tmp.dir, 'backgrounds');
 const cleanups: Array<() => Promise<unknown> | unknown> = [];
-const requester = (userId = 'u1'): Requester => ({ platform: 'test', chatId: 'chat1', userId, locale: 'en' });
+const requester = (userId = 'u1'): Requester => ({ platform: 'telegram', chatId: 'chat1', userId, locale: 'en' });
 
 beforeAll(async () => {
   redis = await ownRedis(path.join(tmp.dir, 'redis'));

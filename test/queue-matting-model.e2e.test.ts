@@ -21,7 +21,7 @@ const config = testConfig(tmp.dir, {
   DANCELIFT_QUEUE_PREFIX: prefix,
   DANCELIFT_MAX_SHORT_SIDE: '96',
 });
-const requester: Requester = { platform: 'test', chatId: 'chat1', userId: 'u-mm', locale: 'en' };
+const requester: Requester = { platform: 'telegram', chatId: 'chat1', userId: 'u-mm', locale: 'en' };
 
 let service: Service;
 let worker: EnhanceWorker;

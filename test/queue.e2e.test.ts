@@ -32,7 +32,7 @@ const env = {
   DANCELIFT_CACHE_GB: '0',
 };
 const config = testConfig(tmp.dir, env);
-const requester = (userId = 'u1'): Requester => ({ platform: 'test', chatId: 'chat1', userId, locale: 'en' });
+const requester = (userId = 'u1'): Requester => ({ platform: 'telegram', chatId: 'chat1', userId, locale: 'en' });
 
 let service: Service;
 let small: string;
@@ -57,7 +57,7 @@ afterEach(async () => {
 afterAll(async () => {
   await sink?.close();
   await service?.queues.enhance.obliterate({ force: true }).catch(() => {});
-  await service?.queues.deliver('test').obliterate({ force: true }).catch(() => {});
+  await service?.queues.deliver('telegram').obliterate({ force: true }).catch(() => {});
   const keys = await service.redis.keys(`${prefix}:*`);
   if (keys.length > 0) await service.redis.del(...keys);
   await service?.close();

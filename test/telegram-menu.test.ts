@@ -4,6 +4,7 @@ import {
   CALLBACK_DATA_MAX_BYTES,
   encodeCallback,
   initialMenuState,
+  menuJobOptions,
   menuKeyboard,
   menuReady,
   parseCallback,
@@ -36,6 +37,10 @@ describe('callback data', () => {
       { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'noop' } },
       { scope: 'job', jobId: '3f2a9c1b04de', action: { kind: 'cancelJob' } },
       { scope: 'job', jobId: '3f2a9c1b04de', action: { kind: 'again' } },
+      { scope: 'job', jobId: '3f2a9c1b04de', action: { kind: 'renderAll' } },
+      ...(['source', '9:16', '1:1', '16:9'] as const).map((aspect): Callback => ({ scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'aspect', aspect } })),
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'preview' } },
+      { scope: 'menu', session: 'a1b2c3d4e5', action: { kind: 'exportAlpha' } },
     ];
     for (const cb of all) {
       const data = encodeCallback(cb);
@@ -68,7 +73,7 @@ describe('menu', () => {
     expect(texts).not.toContain('bg0');
     expect(texts).toContain('2/3');
     expect(texts).toContain('✅ x2');
-    expect(rows.at(-1)!.map((b) => b.text)).toEqual(['▶️ Start', '✖️ Cancel']);
+    expect(rows.at(-1)!.map((b) => b.text)).toEqual(['▶️ Start', 'preview 5 s first', '✖️ Cancel']);
 
     state = applyMenuAction(state, { kind: 'page', page: 99 }, list.length, 6);
     expect(state.page).toBe(2);
@@ -89,7 +94,7 @@ describe('menu', () => {
     const defaults = { model: 'anime', mattingModel: 'resnet50' } as const;
     let state = initialMenuState(0, 6);
     expect(state).toMatchObject({ model: null, mattingModel: null });
-    const optionRow = (st: typeof state, locale: 'en' | 'zh' = 'en') => menuKeyboard('s1', st, bgs(3), locale, 6, true, defaults).at(-2)!.map((b) => b.text);
+    const optionRow = (st: typeof state, locale: 'en' | 'zh' = 'en') => menuKeyboard('s1', st, bgs(3), locale, 6, true, defaults).at(-2)!.map((b) => b.text).filter((t) => !t.startsWith('📐'));
     expect(optionRow(state)).toEqual(['real footage', '✅ anime', 'faster', '✅ fine hair']);
     expect(optionRow(state, 'zh')).toEqual(['实拍', '✅ 动漫', '更快', '✅ 发丝精细']);
     const press = (text: string) => parseCallback(menuKeyboard('s1', state, bgs(3), 'en', 6, true, defaults).flat().find((b) => b.text.replace('✅ ', '') === text)!.data)!;
@@ -102,6 +107,37 @@ describe('menu', () => {
     expect(optionRow({ ...state, upscaleOnly: true })).toEqual(['✅ real footage', 'anime']);
     // "Another background" has no options at all.
     expect(menuKeyboard('s1', state, bgs(3), 'en', 6, false, defaults).flat().some((b) => /real footage|faster/.test(b.text))).toBe(false);
+  });
+
+  it("issue 17's entries: the shape steps source → 9:16 → 1:1 → 16:9, preview first and transparent cut-out toggle, and the job gets exactly what was pressed", () => {
+    let state = initialMenuState(0, 6);
+    const keyboard = (st: typeof state) => menuKeyboard('s1', st, bgs(3), 'en', 6);
+    const pressText = (re: RegExp) => {
+      const cb = parseCallback(keyboard(state).flat().find((b) => re.test(b.text))!.data)!;
+      if (cb.scope !== 'menu') throw new Error('menu button expected');
+      state = applyMenuAction(state, cb.action, 3, 6);
+    };
+    // Nothing pressed: the worker's config decides (no aspect, no preview, no alpha in the job).
+    expect(menuJobOptions(state)).toEqual({ scale: 2, keepCutout: false });
+    const shapes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      shapes.push(keyboard(state).flat().find((b) => b.text.startsWith('📐'))!.text);
+      pressText(/^📐/);
+    }
+    expect(shapes).toEqual(['📐 as filmed', '📐 9:16', '📐 1:1', '📐 16:9']);
+    expect(state.aspect).toBe('source');
+    pressText(/^📐/);
+    pressText(/preview 5 s first/);
+    pressText(/transparent cut-out/);
+    expect(keyboard(state).flat().map((b) => b.text)).toEqual(expect.arrayContaining(['✅ preview 5 s first', '✅ transparent cut-out', '📐 9:16']));
+    expect(menuJobOptions(state)).toEqual({ scale: 2, keepCutout: false, aspect: '9:16', preview: 5, exportAlpha: true });
+    // Upscale only: no matting, so neither a shape nor a cut-out to export; a preview still can be.
+    const upscale = { ...state, upscaleOnly: true };
+    expect(keyboard(upscale).flat().some((b) => /📐|transparent/.test(b.text))).toBe(false);
+    expect(menuJobOptions(upscale)).toEqual({ scale: 2, keepCutout: false, matting: 'none', preview: 5 });
+    // A shape the menu does not offer (config 4:5) is shown as it is and steps on to the first offered one.
+    const odd = menuKeyboard('s1', initialMenuState(0, 6), bgs(3), 'en', 6, true, { model: 'general', mattingModel: 'mobilenetv3', aspect: '4:5' });
+    expect(odd.flat().find((b) => b.text.startsWith('📐'))!.text).toBe('📐 4:5');
   });
 
   it('one page: no navigation row; start needs a background or upscale-only', () => {

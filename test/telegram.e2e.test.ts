@@ -16,7 +16,7 @@ import { logger } from '../src/log.js';
 import { startFakeTelegram, type Chat, type ChatMessageRecord, type FakeTelegram, type FakeTelegramOptions, type User } from './fakes/telegram.js';
 import { ffmpeg, ffprobeJson, tempDir } from './helpers/media.js';
 import { testConfig } from './helpers/fixtures.js';
-import { addLibraryFile, botMedia, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
+import { addLibraryFile, botMedia, holdLibraryLock, HTML_BG, libraryFiles, openBotService } from './helpers/bot-stack.js';
 import { sleep, until } from './helpers/wait.js';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -115,15 +115,8 @@ describe('telegram bot', () => {
   it('fresh install: "typing" comes before the download finishes and before the library is made; one start-up run makes it; then the menu', async () => {
     // The library folder's lock is held, as by another process making the defaults (a CLI
     // submit): the bots' start-up run waits on it, so nothing of the library exists yet.
-    let lock = '';
-    const { fake, config } = await startStack({
-      worker: false,
-      beforeBot: (c) => {
-        mkdirSync(backgroundsDir(c), { recursive: true });
-        lock = path.join(backgroundsDir(c), DEFAULTS_LOCK);
-        writeFileSync(lock, String(process.pid));
-      },
-    });
+    let lock: { release(): void } | undefined;
+    const { fake, config } = await startStack({ worker: false, beforeBot: (c) => void (lock = holdLibraryLock(c)) });
     const ann = user(111);
     const chat = privateChat(ann);
     const release = fake.holdDownloads();
@@ -145,7 +138,7 @@ describe('telegram bot', () => {
     const bobChat = privateChat(bob);
     sendVideo(fake, bobChat, bob, clip, { as: 'document' });
     await until('second download', () => fake.fileDownloads.length === 2 && fake.fileDownloads[1].done);
-    rmSync(lock);
+    lock!.release();
     await menuIn(fake, chat.id);
     await menuIn(fake, bobChat.id);
     const files = libraryFiles(config);
@@ -456,7 +449,7 @@ describe('telegram bot', () => {
     expect(upload.status).toBe(200);
     expect(upload.params).toMatchObject({ width: 192, height: 192 });
 
-    // "Another background": the kept cut-out on a new background, without the queue
+    // "Another background": the kept input submitted again with the new background (a queue job, no ffmpeg in the bot)
     const video = await until('video message', () => botMessages(fake, chat.id).find((m) => m.video));
     const calls = fake.calls.length;
     fake.pressButton({ chat, from: ann, messageId: video.message_id, data: button(video, /Another background/) });
@@ -466,7 +459,7 @@ describe('telegram bot', () => {
     fake.pressButton({ chat, from: ann, messageId: again.message_id, data: button(again, 'Green screen') });
     await until('green picked', () => buttons(message(fake, chat.id, again.message_id)).some((b) => b.text === '✅ Green screen'));
     fake.pressButton({ chat, from: ann, messageId: again.message_id, data: button(message(fake, chat.id, again.message_id), /Start/) });
-    const second = await fake.waitForCall((c) => c.method === 'sendVideo', 30_000, { since: calls });
+    const second = await fake.waitForCall((c) => c.method === 'sendVideo', 90_000, { since: calls });
     expect(second.status).toBe(200);
     expect(String(second.params.caption)).toMatch(/Green screen/);
     expect(second.params).toMatchObject({ width: 192, height: 192 });

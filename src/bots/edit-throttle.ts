@@ -6,7 +6,7 @@
  * a newer text is shown. How an edit is sent, and which errors count as "shown anyway", is each
  * platform's `perform`.
  */
-import type { UiMessage } from './flow.js';
+import type { UiMessage } from './chat-ui.js';
 
 interface Waiter {
   resolve(): void;

@@ -1,19 +1,16 @@
 /**
  * Pure: the background menu a chat bot shows under a video — pages of background names, a row of
- * options (x2 / x4 / upscale only / keep cut-out; upscaler model; matting network) and Start / Cancel — and the callback data of its
- * buttons. Platform-neutral: a button is { text, data }; the Telegram adapter turns rows into an
- * inline keyboard.
- *
- * Callback data must fit Telegram's 64 bytes, so a button names a background by its index in the
- * list the menu was drawn from (kept with the menu's session), never by its name: a library name
- * can be long, and non-ASCII names take several bytes per character.
+ * options (x2 / x4 / upscale only / keep cut-out / transparent cut-out; upscaler model; matting
+ * network; aspect) and Start / Preview first / Cancel — and the job options it asks for.
+ * Platform-neutral: a button is { text, data } (data: callbacks.ts); the Telegram adapter turns
+ * rows into an inline keyboard, the Discord one into a select and buttons.
  */
 import type { Locale } from '../i18n/messages.js';
 import type { RvmVariant } from '../machine/rvm-variants.js';
 import { botTexts } from './texts.js';
+import { encodeCallback, type Button, type MenuAction } from './callbacks.js';
 
-/** Telegram's limit on callback_data, in bytes (UTF-8). */
-export const CALLBACK_DATA_MAX_BYTES = 64;
+export { CALLBACK_DATA_MAX_BYTES, encodeCallback, parseCallback, type Button, type Callback, type JobAction, type MenuAction } from './callbacks.js';
 
 export interface MenuBackground {
   /** Library name (what the job gets). */
@@ -36,7 +33,19 @@ export interface MenuState {
   model: UpscaleModel | null;
   /** The matting network; null until pressed = config matte.rvm.variant. */
   mattingModel: RvmVariant | null;
+  /** The output's shape; null until pressed = config reframe (the source's shape by default). */
+  aspect: MenuAspect | null;
+  /** A short preview job first (MENU_PREVIEW_S), then "Render all". */
+  preview: boolean;
+  /** Also the dancer alone with alpha (a WebM link with the result). */
+  exportAlpha: boolean;
 }
+
+/** The shapes the menu offers (the job schema knows a few more). */
+export const MENU_ASPECTS = ['source', '9:16', '1:1', '16:9'] as const;
+export type MenuAspect = (typeof MENU_ASPECTS)[number];
+/** How long a "Preview first" job is, in seconds. */
+export const MENU_PREVIEW_S = 5;
 
 export type UpscaleModel = 'general' | 'anime';
 
@@ -44,6 +53,8 @@ export type UpscaleModel = 'general' | 'anime';
 export interface MenuDefaults {
   model: UpscaleModel;
   mattingModel: RvmVariant;
+  /** config reframe.aspect, 'source' when not given (it may be a shape the menu does not offer: then none is marked). */
+  aspect?: string;
 }
 
 /** The menu as first shown: the default background picked, on its page. */
@@ -55,102 +66,10 @@ export const initialMenuState = (defaultIndex: number | null, pageSize: number, 
   keepCutout: false,
   model: null,
   mattingModel: null,
+  aspect: null,
+  preview: false,
+  exportAlpha: false,
 });
-
-export type MenuAction =
-  | { kind: 'bg'; index: number }
-  | { kind: 'page'; page: number }
-  | { kind: 'scale'; scale: 2 | 4 }
-  | { kind: 'upscaleOnly' }
-  | { kind: 'keepCutout' }
-  | { kind: 'model'; model: UpscaleModel }
-  | { kind: 'mattingModel'; mattingModel: RvmVariant }
-  | { kind: 'start' }
-  | { kind: 'close' }
-  /** A label button (the page number): nothing to do. */
-  | { kind: 'noop' };
-
-/** What a status message's button does to its job. */
-export type JobAction = { kind: 'cancelJob' } | { kind: 'again' };
-
-export type Callback = { scope: 'menu'; session: string; action: MenuAction } | { scope: 'job'; jobId: string; action: JobAction };
-
-export interface Button {
-  text: string;
-  data: string;
-}
-
-const ID = /^[A-Za-z0-9_-]{1,40}$/;
-
-/** Two-letter codes (the parser's [a-z]+), none a prefix clash with the one-letter ones. */
-const MODEL_CODES: Record<UpscaleModel, string> = { general: 'mg', anime: 'ma' };
-const MATTING_CODES: Record<RvmVariant, string> = { mobilenetv3: 'rf', resnet50: 'rh' };
-const CODED_ACTIONS: Record<string, MenuAction> = {
-  u: { kind: 'upscaleOnly' },
-  k: { kind: 'keepCutout' },
-  go: { kind: 'start' },
-  x: { kind: 'close' },
-  n: { kind: 'noop' },
-  ...Object.fromEntries(Object.entries(MODEL_CODES).map(([model, code]) => [code, { kind: 'model', model: model as UpscaleModel }])),
-  ...Object.fromEntries(Object.entries(MATTING_CODES).map(([m, code]) => [code, { kind: 'mattingModel', mattingModel: m as RvmVariant }])),
-};
-
-function encodeAction(a: MenuAction): string {
-  switch (a.kind) {
-    case 'bg':
-      return `b${a.index}`;
-    case 'page':
-      return `p${a.page}`;
-    case 'scale':
-      return `s${a.scale}`;
-    case 'upscaleOnly':
-      return 'u';
-    case 'keepCutout':
-      return 'k';
-    case 'model':
-      return MODEL_CODES[a.model];
-    case 'mattingModel':
-      return MATTING_CODES[a.mattingModel];
-    case 'start':
-      return 'go';
-    case 'close':
-      return 'x';
-    case 'noop':
-      return 'n';
-  }
-}
-
-/** "m:<session>:<action>" or "j:<jobId>:<action>"; throws if it would not fit 64 bytes. */
-export function encodeCallback(cb: Callback): string {
-  const id = cb.scope === 'menu' ? cb.session : cb.jobId;
-  if (!ID.test(id)) throw new Error(`callback id "${id}" must be 1-40 characters of [A-Za-z0-9_-]`);
-  const data = cb.scope === 'menu' ? `m:${id}:${encodeAction(cb.action)}` : `j:${id}:${cb.action.kind === 'cancelJob' ? 'x' : 'a'}`;
-  if (Buffer.byteLength(data, 'utf8') > CALLBACK_DATA_MAX_BYTES) throw new Error(`callback data too long: ${data}`);
-  return data;
-}
-
-/** The inverse of encodeCallback; null for anything else (old formats, forged data). */
-export function parseCallback(data: string): Callback | null {
-  if (Buffer.byteLength(data, 'utf8') > CALLBACK_DATA_MAX_BYTES) return null;
-  const m = /^([mj]):([A-Za-z0-9_-]{1,40}):([a-z]+)(\d*)$/.exec(data);
-  if (!m) return null;
-  const [, scope, id, code, digits] = m;
-  const n = digits === '' ? null : Number(digits);
-  if (scope === 'j') {
-    if (n !== null) return null;
-    if (code === 'x') return { scope: 'job', jobId: id, action: { kind: 'cancelJob' } };
-    if (code === 'a') return { scope: 'job', jobId: id, action: { kind: 'again' } };
-    return null;
-  }
-  let action: MenuAction | null = null;
-  if (code === 'b' && n !== null && n < 10_000) action = { kind: 'bg', index: n };
-  else if (code === 'p' && n !== null && n < 10_000) action = { kind: 'page', page: n };
-  else if (code === 's' && (n === 2 || n === 4)) action = { kind: 'scale', scale: n };
-  else if (n === null) {
-    action = Object.hasOwn(CODED_ACTIONS, code) ? CODED_ACTIONS[code] : null;
-  }
-  return action ? { scope: 'menu', session: id, action } : null;
-}
 
 export function pageCount(total: number, pageSize: number): number {
   return Math.max(1, Math.ceil(total / pageSize));
@@ -173,6 +92,12 @@ export function applyMenuAction(state: MenuState, action: MenuAction, total: num
       return { ...state, model: action.model };
     case 'mattingModel':
       return { ...state, mattingModel: action.mattingModel };
+    case 'aspect':
+      return { ...state, aspect: action.aspect };
+    case 'preview':
+      return { ...state, preview: !state.preview };
+    case 'exportAlpha':
+      return { ...state, exportAlpha: !state.exportAlpha };
     default:
       return state;
   }
@@ -191,7 +116,7 @@ export function menuKeyboard(
   /** false for "Another background": only the background changes. */
   withOptions = true,
   /** Marked where the user has not chosen (config's choice). */
-  defaults: MenuDefaults = { model: 'general', mattingModel: 'mobilenetv3' },
+  defaults: MenuDefaults = { model: 'general', mattingModel: 'mobilenetv3', aspect: 'source' },
 ): Button[][] {
   const t = botTexts(locale);
   const cb = (action: MenuAction) => encodeCallback({ scope: 'menu', session, action });
@@ -222,24 +147,31 @@ export function menuKeyboard(
     { text: mark(state.scale === 4, 'x4'), data: cb({ kind: 'scale', scale: 4 }) },
     { text: mark(state.upscaleOnly, t.optionUpscaleOnly), data: cb({ kind: 'upscaleOnly' }) },
     { text: mark(state.keepCutout, t.optionKeepCutout), data: cb({ kind: 'keepCutout' }) },
+    // The dancer alone exists only where matting runs.
+    ...(state.upscaleOnly ? [] : [{ text: mark(state.exportAlpha, t.optionTransparent), data: cb({ kind: 'exportAlpha' }) }]),
   ]);
   if (withOptions) {
     const model = state.model ?? defaults.model;
     const matting = state.mattingModel ?? defaults.mattingModel;
+    const aspect = state.aspect ?? defaults.aspect ?? 'source';
+    // One button that steps through the shapes: a row of four would not fit Discord's five rows.
+    const nextAspect = MENU_ASPECTS[(MENU_ASPECTS.indexOf(aspect as MenuAspect) + 1) % MENU_ASPECTS.length];
     rows.push([
       { text: mark(model === 'general', t.optionModelGeneral), data: cb({ kind: 'model', model: 'general' }) },
       { text: mark(model === 'anime', t.optionModelAnime), data: cb({ kind: 'model', model: 'anime' }) },
-      // Matting does not run for "upscale only": its choice is not offered then.
+      // Matting (and reframing, which follows the dancer it finds) does not run for "upscale only".
       ...(state.upscaleOnly
         ? []
         : [
             { text: mark(matting === 'mobilenetv3', t.optionMattingFast), data: cb({ kind: 'mattingModel', mattingModel: 'mobilenetv3' }) },
             { text: mark(matting === 'resnet50', t.optionMattingFine), data: cb({ kind: 'mattingModel', mattingModel: 'resnet50' }) },
+            { text: `📐 ${aspect === 'source' ? t.optionAspectSource : aspect}`, data: cb({ kind: 'aspect', aspect: nextAspect }) },
           ]),
     ]);
   }
   rows.push([
     { text: `▶️ ${t.start}`, data: cb({ kind: 'start' }) },
+    ...(withOptions ? [{ text: mark(state.preview, t.optionPreviewFirst(MENU_PREVIEW_S)), data: cb({ kind: 'preview' }) }] : []),
     { text: `✖️ ${t.cancel}`, data: cb({ kind: 'close' }) },
   ]);
   return rows;
@@ -248,4 +180,30 @@ export function menuKeyboard(
 /** Pure: whether the menu can start (a background picked, or upscale only). */
 export function menuReady(state: MenuState, total: number): boolean {
   return state.upscaleOnly || (state.background !== null && state.background >= 0 && state.background < total);
+}
+
+/** Pure: the job options a started menu asks for (only what the user pressed; the rest stays the worker's config). */
+export function menuJobOptions(state: MenuState): {
+  scale: 1 | 2 | 4;
+  keepCutout: boolean;
+  model?: UpscaleModel;
+  matting?: 'none';
+  mattingModel?: RvmVariant;
+  aspect?: MenuAspect;
+  preview?: number;
+  exportAlpha?: boolean;
+} {
+  return {
+    scale: state.scale,
+    keepCutout: state.keepCutout,
+    ...(state.model ? { model: state.model } : {}),
+    ...(state.upscaleOnly
+      ? { matting: 'none' as const }
+      : {
+          ...(state.mattingModel ? { mattingModel: state.mattingModel } : {}),
+          ...(state.aspect ? { aspect: state.aspect } : {}),
+          ...(state.exportAlpha ? { exportAlpha: true } : {}),
+        }),
+    ...(state.preview ? { preview: MENU_PREVIEW_S } : {}),
+  };
 }

@@ -6,32 +6,10 @@
 import type { Logger } from 'pino';
 import type { Service } from '../service/context.js';
 import { botLibrary } from './library-warmup.js';
+import { chatPlatforms } from './platforms.js';
 
 /** Thrown for bad bot configuration at start-up; its message is the whole story for the user. */
 export class BotStartError extends Error {}
-
-interface PlatformStart {
-  name: string;
-  /** The setting that enables it, named in messages. */
-  tokenSetting: string;
-  enabled(service: Service): boolean;
-  start(service: Service, log: Logger): Promise<{ close(): Promise<void> }>;
-}
-
-const platforms: PlatformStart[] = [
-  {
-    name: 'telegram',
-    tokenSetting: 'TELEGRAM_BOT_TOKEN',
-    enabled: (s) => Boolean(s.config.telegram.token),
-    start: async (s, log) => (await import('./telegram/bot.js')).startTelegramBot(s, log),
-  },
-  {
-    name: 'discord',
-    tokenSetting: 'DISCORD_TOKEN',
-    enabled: (s) => Boolean(s.config.discord.token),
-    start: async (s, log) => (await import('./discord/bot.js')).startDiscordBot(s, log),
-  },
-];
 
 /** Starts the role; resolves with its stop function. */
 export async function startBotsRole(service: Service, log: Logger): Promise<() => Promise<void>> {
@@ -49,9 +27,9 @@ export async function startBotsRole(service: Service, log: Logger): Promise<() =
     process.off('unhandledRejection', onUnhandled);
   };
   try {
-    for (const p of platforms) {
+    for (const p of Object.values(chatPlatforms)) {
       // Each bot starts only when its token is set, so `start` works before any chat account exists.
-      if (!p.enabled(service)) {
+      if (!p.enabled(service.config)) {
         log.info(`${p.name} bot skipped: ${p.tokenSetting} is not set`);
         continue;
       }

@@ -44,9 +44,10 @@ export async function runStart(config: Config): Promise<number> {
   let running;
   try {
     // Loaded here, not at the top: the roles (web server, worker, bots) are a third of the start-up
-    // of every short command (submit, jobs, cancel) that never runs them.
+    // of every short command (submit, jobs, cancel) that never runs them; grammY and discord.js load
+    // only when the bots role is asked for.
     const { startRoles } = await import('../service/start.js');
-    running = await startRoles(config, logger, stop.signal);
+    running = await startRoles(config, logger, stop.signal, { bots: async (service, log) => (await import('../bots/role.js')).startBotsRole(service, log) });
   } catch (err) {
     if (stop.signal.aborted) {
       logger.info('stopped while starting');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { REQUESTER_PLATFORMS } from '../chat-platforms.js';
 import { ERROR_CODES } from '../errors.js';
 import { ASPECTS } from '../pipeline/reframe-plan.js';
 import { RVM_VARIANTS } from '../machine/rvm-variants.js';
@@ -16,7 +17,7 @@ export const DELIVER_QUEUE = 'deliver';
 export const localeSchema = z.enum(['en', 'zh']);
 
 export const requesterSchema = z.object({
-  platform: z.enum(['cli', 'telegram', 'discord', 'test']),
+  platform: z.enum(REQUESTER_PLATFORMS),
   /** Chat (Telegram), channel (Discord) or the CLI's host name. */
   chatId: z.string(),
   /** Server (Discord guild) when there is one: allow-lists apply to it. */

@@ -112,7 +112,7 @@ export async function userUsage(redis: Redis, prefix: string, requester: Request
 /**
  * Every limit, read-only (reserves nothing): throws a ServiceRefusal. Run it before the expensive part
  * of a request (downloading the file); `reserveSlot` checks the per-user limits again, atomically.
- * `queueCounts.waiting`: the enhance queue's waiting jobs (BullMQ's getWaitingCount()).
+ * `queueCounts.waiting`: the enhance queue's waiting jobs (waiting, paused and prioritized: every job carries a priority).
  */
 export async function checkLimits(
   redis: Redis,

@@ -1,5 +1,6 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { CHAT_PLATFORMS } from '../chat-platforms.js';
 import type { Config } from '../config/schema.js';
 import type { OutageLog } from '../redis/outage.js';
 import { DELIVER_QUEUE, ENHANCE_QUEUE, type Requester } from './jobs.js';
@@ -34,7 +35,7 @@ export function openQueues(config: Config, connection: () => Redis, outage?: Out
   return {
     enhance,
     deliver,
-    all: () => [enhance, ...(['telegram', 'discord'] as const).map(deliver)],
+    all: () => [enhance, ...CHAT_PLATFORMS.map(deliver)],
     async close() {
       await Promise.all([enhance.close(), ...[...deliverQueues.values()].map((q) => q.close())]);
     },

@@ -24,12 +24,18 @@ export class RoleStartError extends Error {
 const SWEEP_EVERY_MS = 10 * 60 * 1000;
 
 /**
+ * The bots role, handed in by the caller (the CLI): src/bots builds on this service, so the
+ * service never imports the bots (one-way arrows); it only starts what it is given.
+ */
+export type StartBotsRole = (service: Service, log: Logger) => Promise<() => Promise<void>>;
+
+/**
  * `dancelift start`: the roles named in config (or DANCELIFT_ROLES) in this process. When a role
  * cannot start (its port taken, a bot's token refused), everything opened so far is closed again,
  * the embedded Redis included, and a RoleStartError says which role and why. A `signal` aborted
  * while the roles start stops the start the same way (the caller then exits cleanly).
  */
-export async function startRoles(config: Config, log: Logger, signal?: AbortSignal): Promise<Running> {
+export async function startRoles(config: Config, log: Logger, signal?: AbortSignal, roles: { bots?: StartBotsRole } = {}): Promise<Running> {
   const service = await openService(config, { startEmbedded: true, log });
   log.info({ roles: config.roles, redis: service.redisHandle.source }, 'starting');
   const urlWarning = publicUrlWarning(config);
@@ -86,8 +92,8 @@ export async function startRoles(config: Config, log: Logger, signal?: AbortSign
   if (config.roles.includes('bots')) {
     // The bots role makes the default backgrounds once in the background and starts each platform
     // whose token is set; a refused token is bad start-up configuration and stops `start`.
-    const { startBotsRole } = await import('../bots/role.js');
-    stopBots.push(await role('bots', () => startBotsRole(service, log)));
+    const startBots = roles.bots;
+    stopBots.push(await role('bots', () => (startBots ? startBots(service, log) : Promise.reject(new Error('this build has no bots role')))));
   }
   return running;
 }

@@ -5,7 +5,8 @@
  * in-process enhance worker unless told otherwise, and a teardown that leaves nothing behind in
  * Redis. The fake platform and the bot are each test file's own.
  */
-import { copyFileSync, mkdirSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { DEFAULTS_LOCK } from '../../src/backgrounds/library.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { openService, type Service } from '../../src/service/context.js';
@@ -47,6 +48,18 @@ export function addLibraryFile(config: Config, file: string, name: string): void
   const dir = backgroundsDir(config);
   mkdirSync(dir, { recursive: true });
   copyFileSync(file, path.join(dir, `${name}${path.extname(file)}`));
+}
+
+/**
+ * Holds the library folder's lock, as another process making the defaults would (a CLI submit):
+ * a bots role started now waits on it, so nothing of the library exists until `release()`.
+ * Call it from `beforeBot` (the data dir exists, the bot does not yet).
+ */
+export function holdLibraryLock(config: Config): { release(): void } {
+  mkdirSync(backgroundsDir(config), { recursive: true });
+  const lock = path.join(backgroundsDir(config), DEFAULTS_LOCK);
+  writeFileSync(lock, String(process.pid));
+  return { release: () => rmSync(lock) };
 }
 
 /** The files in the stack's library folder (hidden ones included: the lock, the manifest). */

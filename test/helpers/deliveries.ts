@@ -5,7 +5,7 @@ import type { DeliverJobData } from '../../src/queue/jobs.js';
 import type { Service } from '../../src/service/context.js';
 import { until } from './wait.js';
 
-/** The 'test' platform's side of delivery: a real deliver worker that keeps what it is handed. */
+/** The telegram platform's delivery queue, read by the test instead of a bot: a real deliver worker that keeps what it is handed. */
 export interface DeliverySink {
   all: DeliverJobData[];
   of(jobId: string): DeliverJobData[];
@@ -16,7 +16,7 @@ export interface DeliverySink {
 
 export function deliverySink(config: Config, service: Service, log?: Logger): DeliverySink {
   const all: DeliverJobData[] = [];
-  const worker = startDeliverWorker(config, () => service.redisHandle.connection(), 'test', async (d) => void all.push(d), log);
+  const worker = startDeliverWorker(config, () => service.redisHandle.connection(), 'telegram', async (d) => void all.push(d), log);
   const of = (jobId: string) => all.filter((d) => d.jobId === jobId);
   return {
     all,

@@ -53,7 +53,22 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
         .addChoices({ name: 'x2', value: 'x2' }, { name: 'x4', value: 'x4' }, { name: 'none', name_localizations: zh('不放大'), value: 'none' }),
     )
     .addBooleanOption((o) =>
-      o.setName('keep_cutout').setDescription('Keep the cut-out dancer, to try other backgrounds in seconds').setDescriptionLocalizations(zh('保留抠像，几秒内即可换其他背景')),
+      o.setName('keep_cutout').setDescription('Keep the cut-out dancer, to try other backgrounds').setDescriptionLocalizations(zh('保留抠像，便于换其他背景')),
+    )
+    // The menu's other choices, for a request that skips the menu.
+    .addStringOption((o) =>
+      o
+        .setName('model')
+        .setDescription('Upscaler model (the server default when empty)')
+        .setDescriptionLocalizations(zh('放大模型（留空则用服务器默认）'))
+        .addChoices({ name: 'real footage', name_localizations: zh('实拍'), value: 'general' }, { name: 'anime', name_localizations: zh('动漫'), value: 'anime' }),
+    )
+    .addStringOption((o) =>
+      o
+        .setName('matting')
+        .setDescription('Matting network (the server default when empty)')
+        .setDescriptionLocalizations(zh('抠像网络（留空则用服务器默认）'))
+        .addChoices({ name: 'faster', name_localizations: zh('更快'), value: 'mobilenetv3' }, { name: 'fine hair', name_localizations: zh('发丝精细'), value: 'resnet50' }),
     );
   // A message command: right-click (long-press) a message with a video → Apps → Enhance video.
   const enhanceMessage = new ContextMenuCommandBuilder()
@@ -78,7 +93,14 @@ export function commandDefinitions(): RESTPostAPIApplicationCommandsJSONBody[] {
         .setDescriptionLocalizations(zh('删除一个背景'))
         .addStringOption((o) => o.setName('name').setDescription('The background').setDescriptionLocalizations(zh('背景')).setRequired(true).setAutocomplete(true)),
     )
-    .addSubcommand((c) => c.setName('list').setDescription('Show every background').setDescriptionLocalizations(zh('查看所有背景')));
+    .addSubcommand((c) => c.setName('list').setDescription('Show every background').setDescriptionLocalizations(zh('查看所有背景')))
+    .addSubcommand((c) =>
+      c
+        .setName('generate')
+        .setDescription('Generate a background with the Stable Diffusion server')
+        .setDescriptionLocalizations(zh('用 Stable Diffusion 服务器生成背景'))
+        .addStringOption((o) => o.setName('prompt').setDescription('What to picture').setDescriptionLocalizations(zh('画面描述')).setRequired(true).setMaxLength(300)),
+    );
   return [
     enhance.toJSON(),
     enhanceMessage.toJSON(),

@@ -25,7 +25,8 @@ import { backgroundLabel, type Locale } from '../../i18n/messages.js';
 import type { Requester } from '../../queue/jobs.js';
 import type { Service } from '../../service/context.js';
 import { DownloadTooBig, downloadWithRetry } from '../download.js';
-import type { BotFlow, MenuPreset } from '../flow.js';
+import type { BotFlow } from '../flow.js';
+import type { MenuPreset } from '../chat-ui.js';
 import type { BotLibrary } from '../library-warmup.js';
 import { parseCallback } from '../menu.js';
 import { botTexts, escapeHtml, reasonText } from '../texts.js';
@@ -127,7 +128,11 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
       const bg = i.options.getString('background')?.trim();
       const scale = scaleChoice(i.options.getString('scale'));
       const keep = i.options.getBoolean('keep_cutout');
+      const model = i.options.getString('model');
+      const matting = i.options.getString('matting');
       const preset: MenuPreset = {
+        ...(model === 'general' || model === 'anime' ? { model } : {}),
+        ...(matting ? { mattingModel: matting } : {}),
         ...(bg ? { background: bg, start: true } : {}),
         ...(scale.scale ? { scale: scale.scale } : scale.noUpscale ? { scale: 1 as const } : {}),
         ...(keep !== null ? { keepCutout: keep } : {}),
@@ -139,6 +144,12 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
     // server's own command settings can show them, so the permission is checked here too.
     if (!canManage(i)) return void (await reply(i, t.manageServerOnly));
     const sub = i.options.getSubcommand(false);
+    if (name === 'bg' && sub === 'generate') {
+      await i.deferReply({ flags: EPHEMERAL });
+      const handle = ui.open(refOf(i), locale);
+      await ui.note(handle, t.bgGenerating);
+      return void (await ui.note(handle, await flow.generateBackground(i.options.getString('prompt') ?? '', locale)));
+    }
     if (name === 'stats' || name === 'queue' || (name === 'bg' && sub === 'remove')) {
       await i.deferReply({ flags: EPHEMERAL });
       const text = name === 'stats' ? await flow.statsText(locale) : name === 'queue' ? await flow.queueOverview(locale) : await flow.removeBackground(i.options.getString('name') ?? '', locale);

@@ -16,7 +16,7 @@ import {
   type APISelectMenuOption,
 } from 'discord.js';
 import { backgroundLabel, TEXTS, type Locale } from '../../i18n/messages.js';
-import type { StatsInfo } from '../flow.js';
+import type { StatsInfo } from '../chat-ui.js';
 import { parseCallback, type Button } from '../menu.js';
 import { shortName } from '../texts.js';
 
@@ -168,6 +168,8 @@ export function statsEmbed(p: StatsInfo): Embed {
   });
   if (devices) fields.push({ name: zh ? '设备' : 'device', value: cut(escapeMarkdown(devices), LIMITS.fieldValue), inline: false });
   if (p.delivery) fields.push({ name: zh ? '发送' : 'delivery', value: cut(escapeMarkdown(p.delivery), LIMITS.fieldValue), inline: false });
+  // A link field, not a button: the link button of the row is the full-quality download.
+  if (p.alphaLink) fields.push({ name: zh ? '透明抠像' : 'transparent cut-out', value: cut(`[WebM](${p.alphaLink})`, LIMITS.fieldValue), inline: false });
   const notes = [...stages.filter((s) => s.fallbackFrom).map((s) => `* ${label(s.name)}: ${s.fallbackFrom}`), ...result.stats.retries];
   const embed = new EmbedBuilder()
     .setTitle(cut(`✅ ${shortName(p.name, 80)} → ${shortName(backgroundLabel(p.background, locale), 60)}`, LIMITS.embedTitle))

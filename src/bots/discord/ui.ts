@@ -17,9 +17,11 @@ import { DiscordAPIError, Routes, type REST, type RawFile } from 'discord.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
+import { UploadTooLargeError, type ChatUi, type PhotoMessage, type UiMessage, type VideoMessage } from '../chat-ui.js';
+import { botTexts } from '../texts.js';
 import type { Locale } from '../../i18n/messages.js';
 import { EditThrottle } from '../edit-throttle.js';
+import { MessageRecords } from './message-records.js';
 import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './render.js';
 
 const EPHEMERAL = 1 << 6;
@@ -27,7 +29,6 @@ const EPHEMERAL = 1 << 6;
 const NO_MENTIONS = { parse: [] as string[] };
 /** A token is not used in its last seconds: a long upload must not start on a dying token. */
 const TOKEN_MARGIN_MS = 30_000;
-const RECORD_TTL_S = 14 * 24 * 3600;
 
 export interface InteractionRef {
   applicationId: string;
@@ -36,18 +37,6 @@ export interface InteractionRef {
   expiresAt: number;
   channelId: string;
 }
-
-const recordSchema = z.object({
-  channelId: z.string(),
-  /** How the message is edited while the token lives: as the interaction's reply, or as a follow-up. */
-  via: z.enum(['original', 'followup', 'channel']),
-  applicationId: z.string().optional(),
-  token: z.string().optional(),
-  expiresAt: z.number().optional(),
-  /** A channel message that took over as this message after the token died. */
-  replacement: z.string().optional(),
-});
-type MessageRecord = z.infer<typeof recordSchema>;
 
 interface Pending {
   ref: InteractionRef;
@@ -75,14 +64,16 @@ const signature = (msg: UiMessage) => JSON.stringify([msg.html, msg.buttons ?? n
 export class DiscordUi implements ChatUi {
   private readonly pending = new Map<string, Pending>();
   private readonly edits: EditThrottle;
+  private readonly records: MessageRecords;
 
   constructor(
     private readonly rest: REST,
-    private readonly redis: Redis,
-    private readonly keyPrefix: string,
-    private readonly opts: { editIntervalMs: number; tokenLifetimeMs: number },
+    redis: Redis,
+    keyPrefix: string,
+    opts: { editIntervalMs: number; tokenLifetimeMs: number },
     private readonly log: Logger,
   ) {
+    this.records = new MessageRecords(redis, keyPrefix);
     this.edits = new EditThrottle({ intervalMs: opts.editIntervalMs, signature, perform: (c, m, msg) => this.editNow(c, m, msg) });
   }
 
@@ -130,43 +121,24 @@ export class DiscordUi implements ChatUi {
    * (`@original` of a component interaction): the status message gains another 15 minutes.
    */
   async refresh(messageId: string, ref: InteractionRef): Promise<void> {
-    const rec = await this.record(messageId);
+    const rec = await this.records.get(messageId);
     if (!rec || rec.replacement) return;
-    await this.saveRecord(messageId, { ...rec, via: 'original', applicationId: ref.applicationId, token: ref.token, expiresAt: ref.expiresAt });
+    await this.records.save(messageId, { ...rec, via: 'original', applicationId: ref.applicationId, token: ref.token, expiresAt: ref.expiresAt });
   }
 
-  // --- records -------------------------------------------------------------------------------
-
-  private key(messageId: string): string {
-    return `${this.keyPrefix}:msg:${messageId}`;
-  }
-  private async record(messageId: string): Promise<MessageRecord | null> {
-    const raw = await this.redis.get(this.key(messageId));
-    if (!raw) return null;
-    const parsed = recordSchema.safeParse(JSON.parse(raw));
-    return parsed.success ? parsed.data : null;
-  }
-  private async saveRecord(messageId: string, rec: MessageRecord): Promise<void> {
-    await this.redis.set(this.key(messageId), JSON.stringify(rec), 'EX', RECORD_TTL_S);
-  }
   private live(rec: { token?: string; expiresAt?: number } | null | undefined): rec is { token: string; expiresAt: number; applicationId: string } {
     return Boolean(rec?.token && rec.expiresAt && rec.expiresAt - TOKEN_MARGIN_MS > Date.now());
   }
 
   // --- building messages ---------------------------------------------------------------------
 
-  private body(msg: UiMessage, locale: Locale): Record<string, unknown> {
+  private body(msg: UiMessage): Record<string, unknown> {
     return {
       content: fitContent(htmlToMarkdown(msg.html)),
-      components: toComponents(msg.buttons, { placeholder: selectPlaceholder(locale), ...(msg.link ? { link: msg.link } : {}) }),
+      components: toComponents(msg.buttons, { placeholder: selectPlaceholder(msg.locale), ...(msg.link ? { link: msg.link } : {}) }),
       embeds: msg.stats ? [statsEmbed(msg.stats)] : [],
       allowed_mentions: NO_MENTIONS,
     };
-  }
-
-  /** The locale only matters for the select's placeholder; the flow's texts are already localised. */
-  private localeOfText(html: string): Locale {
-    return /[\u4e00-\u9fff]/.test(html) ? 'zh' : 'en';
   }
 
   // --- ChatUi --------------------------------------------------------------------------------
@@ -179,7 +151,7 @@ export class DiscordUi implements ChatUi {
 
   private async sendNew(chatId: string, msg: UiMessage, opts: { replyTo?: string; private?: boolean }): Promise<string> {
     const p = opts.replyTo ? this.pending.get(opts.replyTo) : undefined;
-    const body = this.body(msg, p?.locale ?? this.localeOfText(msg.html));
+    const body = this.body(msg);
     if (p && opts.private) {
       // The reply was deferred as ephemeral: the refusal replaces it, seen by the requester only.
       const res = await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { body, auth: false });
@@ -196,7 +168,7 @@ export class DiscordUi implements ChatUi {
       }
       const res = await this.rest.post(Routes.webhook(p.ref.applicationId, p.ref.token), { body, files, query: new URLSearchParams({ wait: 'true' }), auth: false });
       const id = messageId(res);
-      await this.saveRecord(id, { channelId: p.ref.channelId, via: 'followup', applicationId: p.ref.applicationId, token: p.ref.token, expiresAt: p.ref.expiresAt });
+      await this.records.save(id, { channelId: p.ref.channelId, via: 'followup', applicationId: p.ref.applicationId, token: p.ref.token, expiresAt: p.ref.expiresAt });
       // The ephemeral "working on it" note has done its job.
       await this.rest.delete(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { auth: false }).catch((err: unknown) => this.log.debug({ err }, 'could not delete the note'));
       return id;
@@ -210,17 +182,17 @@ export class DiscordUi implements ChatUi {
    * needed); otherwise a channel message that replies to it.
    */
   private async post(chatId: string, body: Record<string, unknown>, files: RawFile[], replyTo: string | undefined): Promise<string> {
-    const rec = replyTo ? await this.record(replyTo) : null;
+    const rec = replyTo ? await this.records.get(replyTo) : null;
     if (rec && this.live(rec) && !rec.replacement) {
       try {
         const res = await this.rest.post(Routes.webhook(rec.applicationId!, rec.token!), { body, files, query: new URLSearchParams({ wait: 'true' }), auth: false });
         const id = messageId(res);
-        await this.saveRecord(id, { channelId: rec.channelId, via: 'followup', applicationId: rec.applicationId, token: rec.token, expiresAt: rec.expiresAt });
+        await this.records.save(id, { channelId: rec.channelId, via: 'followup', applicationId: rec.applicationId, token: rec.token, expiresAt: rec.expiresAt });
         return id;
       } catch (err) {
         if (!isDeadToken(err)) throw err;
         this.log.info({ replyTo }, 'interaction token refused: posting in the channel');
-        await this.saveRecord(replyTo!, { ...rec, token: undefined, expiresAt: undefined });
+        await this.records.save(replyTo!, { ...rec, token: undefined, expiresAt: undefined });
       }
     }
     return this.postChannel(rec?.channelId ?? chatId, body, files, rec?.replacement ?? replyTo);
@@ -230,7 +202,7 @@ export class DiscordUi implements ChatUi {
     const withRef = replyTo && /^\d+$/.test(replyTo) ? { ...body, message_reference: { message_id: replyTo, fail_if_not_exists: false } } : body;
     const res = await this.rest.post(Routes.channelMessages(channelId), { body: withRef, files });
     const id = messageId(res);
-    await this.saveRecord(id, { channelId, via: 'channel' });
+    await this.records.save(id, { channelId, via: 'channel' });
     return id;
   }
 
@@ -239,8 +211,8 @@ export class DiscordUi implements ChatUi {
   }
 
   private async editNow(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
-    const rec = (await this.record(messageId)) ?? { channelId: chatId, via: 'channel' as const };
-    const body = this.body(msg, this.localeOfText(msg.html));
+    const rec = (await this.records.get(messageId)) ?? { channelId: chatId, via: 'channel' as const };
+    const body = this.body(msg);
     // A menu keeps its gallery picture; any other state of the message drops it.
     const isMenu = (body.components as Array<{ components: Array<{ type: number }> }>).some((r) => r.components.some((c) => c.type === 3));
     if (!isMenu) body.attachments = [];
@@ -251,7 +223,7 @@ export class DiscordUi implements ChatUi {
       } catch (err) {
         if (!isDeadToken(err)) throw err;
         this.log.info({ messageId }, 'interaction token refused: editing through the channel');
-        await this.saveRecord(messageId, { ...rec, token: undefined, expiresAt: undefined });
+        await this.records.save(messageId, { ...rec, token: undefined, expiresAt: undefined });
       }
     }
     const target = rec.replacement ?? messageId;
@@ -261,16 +233,15 @@ export class DiscordUi implements ChatUi {
       if (!isNotEditable(err) || rec.replacement) throw err;
       // The channel will not let the bot edit the interaction's message: a new message takes over.
       const id = await this.postChannel(rec.channelId, body, [], messageId);
-      await this.saveRecord(messageId, { ...rec, token: undefined, expiresAt: undefined, replacement: id });
+      await this.records.save(messageId, { ...rec, token: undefined, expiresAt: undefined, replacement: id });
       this.log.info({ messageId, replacement: id }, 'status continues in a new channel message');
     }
   }
 
   async sendVideo(chatId: string, v: VideoMessage): Promise<void> {
-    const locale: Locale = v.stats?.locale ?? this.localeOfText(v.caption);
     const body: Record<string, unknown> = {
       content: '',
-      components: toComponents(v.buttons, { placeholder: selectPlaceholder(locale), ...(v.link ? { link: { text: locale === 'zh' ? '下载原画质' : 'Download original quality', url: v.link } } : {}) }),
+      components: toComponents(v.buttons, { placeholder: selectPlaceholder(v.locale), ...(v.link ? { link: { text: botTexts(v.locale).downloadOriginal, url: v.link } } : {}) }),
       embeds: v.stats ? [statsEmbed(v.stats)] : [],
       attachments: [{ id: 0, filename: v.fileName }],
       allowed_mentions: NO_MENTIONS,
@@ -285,7 +256,7 @@ export class DiscordUi implements ChatUi {
     }
   }
 
-  async sendPhoto(chatId: string, photo: { file: string; caption: string; replyTo?: string }): Promise<void> {
+  async sendPhoto(chatId: string, photo: PhotoMessage): Promise<void> {
     const p = photo.replyTo ? this.pending.get(photo.replyTo) : undefined;
     if (p && photo.replyTo && this.holding.has(photo.replyTo)) {
       // Goes out with the menu that follows, as one message.

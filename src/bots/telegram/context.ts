@@ -35,8 +35,8 @@ export async function requesterOf(d: TelegramDeps, ctx: Context): Promise<Reques
   };
 }
 
-/** A message to the update's chat, optionally as a reply. */
-export const reply = (d: TelegramDeps, ctx: Context, html: string, replyTo?: number) =>
-  d.ui.send(String(ctx.chat!.id), { html }, replyTo !== undefined ? { replyTo: String(replyTo) } : {});
+/** A message to the update's chat, optionally as a reply, in the user's language (its text already is). */
+export const reply = async (d: TelegramDeps, ctx: Context, html: string, replyTo?: number) =>
+  d.ui.send(String(ctx.chat!.id), { html, locale: await localeOf(d, ctx) }, replyTo !== undefined ? { replyTo: String(replyTo) } : {});
 
 export const isOwner = (d: TelegramDeps, ctx: Context) => d.tg.admins.includes(String(ctx.from?.id ?? ''));

@@ -5,7 +5,7 @@
 import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
-import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../flow.js';
+import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../chat-ui.js';
 import type { Button } from '../menu.js';
 import { EditThrottle } from '../edit-throttle.js';
 
