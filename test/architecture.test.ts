@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cyclesOf, folderOf, importGraph, type ImportEdge } from './helpers/imports.js';
@@ -87,5 +88,39 @@ describe('the folders of src/', () => {
     expect(has(path.join('pipeline', 'engines', 'registry.ts'), path.join('machine', 'doctor.ts'), true)).toBe(true);
     expect(has(path.join('pipeline', 'engines', 'registry', 'upscale-onnx.ts'), path.join('pipeline', 'engines', 'ort', 'upscale-onnx-threaded.ts'), false)).toBe(true);
     expect(cyclesOf([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd']])).toEqual([['a', 'b', 'c']]);
+  });
+});
+
+/**
+ * src/media/ is the one home of ffmpeg and ffprobe (README, "Layout"): everything else runs the
+ * binary media/ffmpeg.ts resolves and names it by its constants. src/ffmpeg-names.ts holds those
+ * names for machine/tools.ts, which locates the binaries and sits below media (media re-exports them).
+ */
+describe('ffmpeg and ffprobe', () => {
+  const NAMED = /'ffmpeg'|'ffprobe'|"ffmpeg"|"ffprobe"|execa\(\s*['"`]ff/;
+  const HOME = [path.join('media') + path.sep, 'ffmpeg-names.ts'];
+
+  function tsFiles(dir: string): string[] {
+    return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+      d.isDirectory() ? tsFiles(path.join(dir, d.name)) : d.name.endsWith('.ts') ? [path.join(dir, d.name)] : [],
+    );
+  }
+
+  it('are named and run only in src/media/', () => {
+    const hits = tsFiles(src)
+      .map((f) => path.relative(src, f))
+      .filter((rel) => !HOME.some((h) => rel.startsWith(h)))
+      .flatMap((rel) =>
+        readFileSync(path.join(src, rel), 'utf8')
+          .split('\n')
+          .flatMap((line, i) => (NAMED.test(line) ? [`src/${rel}:${i + 1}: ${line.trim()}`] : [])),
+      );
+    expect(hits).toEqual([]);
+  });
+
+  it('the check sees a bare name (else it proves nothing)', () => {
+    expect(NAMED.test("execa('ffmpeg', ['-version'])")).toBe(true);
+    expect(NAMED.test("const ffprobe = opts.ffprobe ?? 'ffprobe';")).toBe(true);
+    expect(NAMED.test('const bin = ffmpegBin();')).toBe(false);
   });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { PipelineError } from '../errors.js';
 import { backgroundFileInputArgs, fileUrl } from './library.js';
+import { FFMPEG, ffmpegBin } from '../media/ffmpeg.js';
 
 export const LOOP_FPS = 25;
 
@@ -50,7 +51,7 @@ export async function makeKenBurnsLoop(image: string, out: string, opts: LoopOpt
   const input = backgroundFileInputArgs({ kind: 'image', path: image, name: '', format: opts.format }, { loop: false });
   try {
     const r = await execa(
-      opts.ffmpeg ?? 'ffmpeg',
+      opts.ffmpeg ?? ffmpegBin(),
       [
         '-v', 'error', '-nostdin', '-y', ...input,
         '-vf', kenBurnsFilter(w, h, frames), '-frames:v', String(frames),
@@ -62,7 +63,7 @@ export async function makeKenBurnsLoop(image: string, out: string, opts: LoopOpt
     if (r.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
     if (r.exitCode !== 0) {
       const detail = String(r.stderr ?? '').trim().split('\n').pop() || `exit code ${r.exitCode}`;
-      throw new PipelineError('TOOL_FAILED', `ffmpeg could not make the loop: ${detail}`, { tool: 'ffmpeg', detail });
+      throw new PipelineError('TOOL_FAILED', `ffmpeg could not make the loop: ${detail}`, { tool: FFMPEG, detail });
     }
     await rename(tmp, out);
   } finally {

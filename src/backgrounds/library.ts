@@ -13,7 +13,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
 import { PipelineError } from '../errors.js';
-import { fileUrl, VIDEO_DEMUXERS } from '../media/probe.js';
+import { FFMPEG, FFPROBE, ffmpegBin, ffprobeBin, fileUrl, VIDEO_DEMUXERS } from '../media/ffmpeg.js';
 
 export { fileUrl };
 
@@ -123,7 +123,7 @@ export async function probeBackgroundFile(file: string, opts: ToolOptions & { de
   if (st.isDirectory()) throw notMedia(file, 'a folder, not an image or video file');
   if (!st.isFile()) throw notMedia(file, 'not a regular file');
   if (st.size === 0) throw notMedia(file, 'the file is empty');
-  const ffprobe = opts.ffprobe ?? 'ffprobe';
+  const ffprobe = opts.ffprobe ?? ffprobeBin();
   const guards = ['-protocol_whitelist', 'file', '-format_whitelist', BACKGROUND_DEMUXERS, '-pattern_type', 'none'];
   const result = await execa(ffprobe, ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...guards, fileUrl(abs)], {
     reject: false,
@@ -131,7 +131,7 @@ export async function probeBackgroundFile(file: string, opts: ToolOptions & { de
     timeout: 30_000,
   });
   if (result.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
-  const notRun = childNotRun(result, 'ffprobe', ffprobe);
+  const notRun = childNotRun(result, FFPROBE, ffprobe);
   if (notRun) throw notRun;
   const stderr = String(result.stderr ?? '');
   if (result.exitCode !== 0) {
@@ -196,7 +196,7 @@ async function countFirstPackets(ffprobe: string, abs: string, guards: string[],
 /** A probe can succeed on a truncated file; decoding one frame proves the picture is usable. */
 async function decodeFirstFrame(file: string, abs: string, format: string, opts: ToolOptions): Promise<void> {
   const args = backgroundFileInputArgs({ kind: 'image', path: abs, name: '', format }, { loop: false });
-  const r = await execa(opts.ffmpeg ?? 'ffmpeg', ['-v', 'error', '-nostdin', ...args, '-frames:v', '1', '-f', 'null', '-'], {
+  const r = await execa(opts.ffmpeg ?? ffmpegBin(), ['-v', 'error', '-nostdin', ...args, '-frames:v', '1', '-f', 'null', '-'], {
     reject: false,
     cancelSignal: opts.signal,
     timeout: 30_000,
@@ -614,17 +614,17 @@ async function generate(dir: string, recipe: Recipe, side: number, opts: EnsureO
           '-movflags', '+faststart', '-an', '-f', 'mp4', fileUrl(tmp),
         ];
   try {
-    const r = await execa(opts.ffmpeg ?? 'ffmpeg', ['-v', 'error', '-nostdin', '-y', ...args], {
+    const r = await execa(opts.ffmpeg ?? ffmpegBin(), ['-v', 'error', '-nostdin', '-y', ...args], {
       reject: false,
       cancelSignal: opts.signal,
       timeout: 300_000,
     });
     if (r.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
-    const notRun = childNotRun(r, 'ffmpeg', opts.ffmpeg ?? 'ffmpeg');
+    const notRun = childNotRun(r, FFMPEG, opts.ffmpeg ?? ffmpegBin());
     if (notRun) throw notRun;
     if (r.exitCode !== 0) {
       const detail = String(r.stderr ?? '').trim().split('\n').pop() || `exit code ${r.exitCode}`;
-      throw new PipelineError('TOOL_FAILED', `ffmpeg could not generate background "${recipe.name}": ${detail}`, { tool: 'ffmpeg', detail });
+      throw new PipelineError('TOOL_FAILED', `ffmpeg could not generate background "${recipe.name}": ${detail}`, { tool: FFMPEG, detail });
     }
     await rename(tmp, final);
   } finally {

@@ -30,6 +30,7 @@ import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { fp16Sibling } from '../machine/provision/fp16.js';
 import { encodePng, syntheticFrame } from '../media/png.js';
 import { checkSizes } from './gpu-check-sizes.js';
+import { ffmpegBin } from '../media/ffmpeg.js';
 
 export const PROVIDERS = ['tensorrt', 'cuda', 'webgpu', 'cpu'];
 
@@ -51,7 +52,13 @@ async function part(name: string, body: () => Promise<Part>): Promise<Part> {
 }
 
 async function hasFfmpeg(): Promise<string | null> {
-  const r = await execa('ffmpeg', ['-hide_banner', '-version'], { reject: false }).catch(() => null);
+  let bin: string;
+  try {
+    bin = ffmpegBin();
+  } catch {
+    return null;
+  }
+  const r = await execa(bin, ['-hide_banner', '-version'], { reject: false }).catch(() => null);
   return r && r.exitCode === 0 ? String(r.stdout).split('\n')[0] : null;
 }
 
@@ -204,7 +211,7 @@ async function main(): Promise<void> {
     for (const codec of ['h264_nvenc', 'libx264']) {
       const rate = codec === 'h264_nvenc' ? ['-preset', 'p5', '-cq', '18'] : ['-preset', 'veryfast', '-crf', '18'];
       const t = performance.now();
-      const r = await execa('ffmpeg', ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', `testsrc2=s=${w}x${h}:r=30`, '-frames:v', String(frames), '-c:v', codec, ...rate, '-pix_fmt', 'yuv420p', '-f', 'null', '-'], { reject: false });
+      const r = await execa(ffmpegBin(), ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', `testsrc2=s=${w}x${h}:r=30`, '-frames:v', String(frames), '-c:v', codec, ...rate, '-pix_fmt', 'yuv420p', '-f', 'null', '-'], { reject: false });
       const s = (performance.now() - t) / 1000;
       rows.push(r.exitCode === 0 ? { codec, frames, seconds: s, fps: frames / s } : { codec, error: String(r.stderr).trim().split('\n').slice(-1)[0] });
     }
@@ -215,7 +222,7 @@ async function main(): Promise<void> {
     if (!ffmpeg) return { skipped: 'ffmpeg not installed on this machine: decode and compose need it' };
     const { w, h, seconds, fps } = sizes.enhance;
     const input = path.join(work, 'input.mp4');
-    await execa('ffmpeg', ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', `testsrc2=s=${w}x${h}:r=${fps}:d=${seconds}`, '-f', 'lavfi', '-i', `sine=d=${seconds}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', input]);
+    await execa(ffmpegBin(), ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', `testsrc2=s=${w}x${h}:r=${fps}:d=${seconds}`, '-f', 'lavfi', '-i', `sine=d=${seconds}`, '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', input]);
     const r = await enhance({ input, output: path.join(work, 'output.mp4'), background: '#204060', config, scale: 2 });
     const busy = r.stats.stages.reduce((t, s) => t + s.seconds, 0);
     return {

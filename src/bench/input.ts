@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { run } from './common.js';
+import { ffmpegBin } from '../media/ffmpeg.js';
 
 export interface InputSpec {
   clip: string;
@@ -33,7 +34,7 @@ export async function buildInput(s: InputSpec, cacheDir: string): Promise<string
   if (existsSync(out)) return out;
   await mkdir(cacheDir, { recursive: true });
   const partial = `${out}.partial`;
-  await run('ffmpeg', inputArgs(s, partial));
+  await run(ffmpegBin(), inputArgs(s, partial));
   await rename(partial, out);
   return out;
 }

@@ -20,7 +20,7 @@ import { modelFamily } from '../machine/upscale-models.js';
 import { createMatter } from '../pipeline/engines/index.js';
 import { realesrganArgs } from '../pipeline/engines/upscale-realesrgan.js';
 import { readFrameChunks } from '../pipeline/frames.js';
-import { INPUT_GUARDS, fileUrl } from '../media/probe.js';
+import { ffmpegBin, INPUT_GUARDS, fileUrl } from '../media/ffmpeg.js';
 import { findRealesrgan } from '../machine/tools.js';
 import { frameBytes, type StageContext } from '../pipeline/types.js';
 import { prepare, run, seconds, type SideSpec } from './common.js';
@@ -55,7 +55,7 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
 
   // 1. Every frame to a PNG, with the same normalisation (rate, size) as dancelift's decoder.
   await step('extract', 'ffmpeg png', () =>
-    run('ffmpeg', ['-v', 'error', '-nostdin', ...INPUT_GUARDS, '-i', fileUrl(spec.input), '-map', '0:v:0', '-vf', decodeFilter(plan), '-frames:v', String(plan.expectedFrames), path.join(frames, '%08d.png')]));
+    run(ffmpegBin(), ['-v', 'error', '-nostdin', ...INPUT_GUARDS, '-i', fileUrl(spec.input), '-map', '0:v:0', '-vf', decodeFilter(plan), '-frames:v', String(plan.expectedFrames), path.join(frames, '%08d.png')]));
   const count = (await readdir(frames)).length;
 
   // 2. The upscaler on the whole folder, once.
@@ -69,8 +69,8 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
   await step('matte-file', 'rvm (onnxruntime-node)', async () => {
     const matter = await createMatter(config, 'rvm', log);
     const ctx: StageContext = { signal: new AbortController().signal, tempDir: work, log };
-    const reader = execa('ffmpeg', ['-v', 'error', '-nostdin', '-framerate', plan.fpsRational, '-i', path.join(upscaled, '%08d.png'), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { buffer: { stdout: false }, encoding: 'buffer', stdin: 'ignore' });
-    const writer = execa('ffmpeg', ['-v', 'error', '-nostdin', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${W}x${H}`, '-framerate', plan.fpsRational, '-i', 'pipe:0', ...ALPHA_VIDEO, alpha], { stdin: 'pipe', stdout: 'ignore' });
+    const reader = execa(ffmpegBin(), ['-v', 'error', '-nostdin', '-framerate', plan.fpsRational, '-i', path.join(upscaled, '%08d.png'), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1'], { buffer: { stdout: false }, encoding: 'buffer', stdin: 'ignore' });
+    const writer = execa(ffmpegBin(), ['-v', 'error', '-nostdin', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${W}x${H}`, '-framerate', plan.fpsRational, '-i', 'pipe:0', ...ALPHA_VIDEO, alpha], { stdin: 'pipe', stdout: 'ignore' });
     try {
       let index = 0;
       let start = 0;
@@ -91,7 +91,7 @@ export async function runReference(config: Config, spec: SideSpec, log: (m: stri
   const colour = encodeColour(info.colour, W, H);
   const pad = lengthFilters(planLength(count, plan.fpsRational, info.audio?.durationS ?? null), info.audio ? 2 : -1);
   await step('overlay', `ffmpeg ${encode.codec}`, () =>
-    run('ffmpeg', [
+    run(ffmpegBin(), [
       '-v', 'error', '-nostdin', '-y',
       '-i', alpha,
       ...backgroundInputArgs(background, W, H, plan.fpsRational),

@@ -18,6 +18,7 @@ import { isCallEngine, type CallUpscaleEngine } from '../pipeline/engines/upscal
 import type { Chunk, ChunkEngine, StageContext } from '../pipeline/types.js';
 import { isOnnxUpscaler, prepare, seconds, type SideSpec } from './common.js';
 import type { StageSample } from './stats.js';
+import { FFMPEG } from '../media/ffmpeg.js';
 
 /** Holding every frame of every stage in memory is what makes a stage alone measurable; cap it. */
 const MAX_HELD_BYTES = 6 * 2 ** 30;
@@ -63,7 +64,7 @@ export async function runStagesAlone(config: Config, spec: SideSpec, log: (m: st
     let t0 = performance.now();
     const decoded: Chunk[] = [];
     for await (const c of decodeChunks(spec.input, plan, config.pipeline.chunkFrames, signal)) decoded.push(c);
-    samples.push({ name: 'decode', seconds: seconds(t0), frames: decoded.reduce((n, c) => n + c.count, 0), engine: 'ffmpeg', device: 'cpu' });
+    samples.push({ name: 'decode', seconds: seconds(t0), frames: decoded.reduce((n, c) => n + c.count, 0), engine: FFMPEG, device: 'cpu' });
 
     const upscale = async (name: string, engineName: UpscalerName) => {
       const engine = await createUpscaler(config, engineName, scale, log);

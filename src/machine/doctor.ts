@@ -28,6 +28,7 @@ import { locateRealesrganOnnx, realesrganOnnxDir } from './onnx-upscale-models.j
 import { RVM_VARIANTS, rvmFileName } from './rvm-variants.js';
 import { rvmReleaseFile } from './provision/rvm.js';
 import { gpuChecks, gpuFacts } from './doctor-gpu.js';
+import { FFMPEG, FFPROBE } from '../ffmpeg-names.js';
 
 export interface Check {
   name: string;
@@ -92,8 +93,8 @@ function triedText(tried: Attempt[]): string {
   return tried.map((t) => `${t.source} ${t.path}: ${t.problem}`).join('; ');
 }
 
-async function ffCheck(name: 'ffmpeg' | 'ffprobe', located: Located<Found>, envVar: string, env: NodeJS.ProcessEnv): Promise<Check> {
-  const fix = located.tried[0]?.source === envVar ? `correct ${envVar} or unset it (then: ${installHint('ffmpeg')})` : installHint('ffmpeg');
+async function ffCheck(name: typeof FFMPEG | typeof FFPROBE, located: Located<Found>, envVar: string, env: NodeJS.ProcessEnv): Promise<Check> {
+  const fix = located.tried[0]?.source === envVar ? `correct ${envVar} or unset it (then: ${installHint(FFMPEG)})` : installHint(FFMPEG);
   if (!located.found) return { name, ok: false, required: true, detail: `not found (${triedText(located.tried)})`, fix };
   const r = await execa(located.found.path, ['-hide_banner', '-version'], { env, reject: false, timeout: 15_000 });
   const version = firstLine(r.stdout).replace(/\s+Copyright.*$/, '');
@@ -364,8 +365,8 @@ export async function doctor(config: Config, opts: DoctorOptions = {}): Promise<
   };
   const selected = (e: DoctorEngine) => (e.kind === 'upscale' ? config.upscale.engine : config.matte.engine) === e.name;
   const [ffmpeg, ffprobe, engineChecks, onnx, redis, gpu] = await Promise.all([
-    ffCheck('ffmpeg', locateFfmpeg(env), 'FFMPEG_PATH', env),
-    ffCheck('ffprobe', locateFfprobe(env), 'FFPROBE_PATH', env),
+    ffCheck(FFMPEG, locateFfmpeg(env), 'FFMPEG_PATH', env),
+    ffCheck(FFPROBE, locateFfprobe(env), 'FFPROBE_PATH', env),
     Promise.all((opts.engines ?? []).map((e) => e.doctor?.({ config, env, root, required: selected(e), ort, probeProvider }) ?? [])),
     onnxruntimeChecks(config, ort, probeProvider),
     redisCheck(env),

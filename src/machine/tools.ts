@@ -13,6 +13,7 @@ import { packageRoot } from '../paths.js';
 import { PipelineError } from '../errors.js';
 import { rvmFileName, type RvmVariant } from './rvm-variants.js';
 import { freshFp16 } from './fp16-models.js';
+import { FFMPEG, FFPROBE } from '../ffmpeg-names.js';
 
 export interface Found {
   path: string;
@@ -92,7 +93,7 @@ export function findExecutable(name: string, env: NodeJS.ProcessEnv = process.en
   return null;
 }
 
-function locateFf(name: 'ffmpeg' | 'ffprobe', envVar: string, env: NodeJS.ProcessEnv): Located<Found> {
+function locateFf(name: typeof FFMPEG | typeof FFPROBE, envVar: string, env: NodeJS.ProcessEnv): Located<Found> {
   const configured = env[envVar];
   if (configured) {
     const resolved = findExecutable(configured, env);
@@ -105,19 +106,19 @@ function locateFf(name: 'ffmpeg' | 'ffprobe', envVar: string, env: NodeJS.Proces
 }
 
 export function locateFfmpeg(env: NodeJS.ProcessEnv = process.env): Located<Found> {
-  return locateFf('ffmpeg', 'FFMPEG_PATH', env);
+  return locateFf(FFMPEG, 'FFMPEG_PATH', env);
 }
 
 export function locateFfprobe(env: NodeJS.ProcessEnv = process.env): Located<Found> {
-  return locateFf('ffprobe', 'FFPROBE_PATH', env);
+  return locateFf(FFPROBE, 'FFPROBE_PATH', env);
 }
 
-/** FFMPEG_PATH when set (and executable), else 'ffmpeg' when it is on PATH, else null. */
+/** FFMPEG_PATH when set (and executable), else the bare name when ffmpeg is on PATH, else null. */
 export function ffmpegPath(env: NodeJS.ProcessEnv = process.env): string | null {
   return locateFfmpeg(env).found?.path ?? null;
 }
 
-/** FFPROBE_PATH when set (and executable), else 'ffprobe' when it is on PATH, else null. */
+/** FFPROBE_PATH when set (and executable), else the bare name when ffprobe is on PATH, else null. */
 export function ffprobePath(env: NodeJS.ProcessEnv = process.env): string | null {
   return locateFfprobe(env).found?.path ?? null;
 }
@@ -125,13 +126,13 @@ export function ffprobePath(env: NodeJS.ProcessEnv = process.env): string | null
 /** Like ffmpegPath(), but a missing ffmpeg becomes the user-facing TOOL_MISSING error. */
 export function requireFfmpeg(env: NodeJS.ProcessEnv = process.env): string {
   const p = ffmpegPath(env);
-  if (!p) throw new PipelineError('TOOL_MISSING', `ffmpeg not found (fix: ${installHint('ffmpeg')})`, { tool: 'ffmpeg' });
+  if (!p) throw new PipelineError('TOOL_MISSING', `ffmpeg not found (fix: ${installHint(FFMPEG)})`, { tool: FFMPEG });
   return p;
 }
 
 export function requireFfprobe(env: NodeJS.ProcessEnv = process.env): string {
   const p = ffprobePath(env);
-  if (!p) throw new PipelineError('TOOL_MISSING', `ffprobe not found (fix: ${installHint('ffmpeg')})`, { tool: 'ffprobe' });
+  if (!p) throw new PipelineError('TOOL_MISSING', `ffprobe not found (fix: ${installHint(FFMPEG)})`, { tool: FFPROBE });
   return p;
 }
 

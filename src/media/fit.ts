@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { PipelineError } from '../errors.js';
-import { probeVideo, safeInputArgs, type VideoInfo } from './probe.js';
-import { requireFfmpeg } from '../machine/tools.js';
+import { FFMPEG, ffmpegBin, safeInputArgs } from './ffmpeg.js';
+import { probeVideo, type VideoInfo } from './probe.js';
 import { colourArgs, encodeColour, fromYuvOptions, type SourceColour } from './colour.js';
 import type { Config } from '../config/schema.js';
 import { deliveryLine, DEFAULT_FIT_POLICY, fitPolicy, planDelivery, type DeliveryOutcome, type DeliveryPlan, type FitPolicy } from './plan.js';
@@ -61,7 +61,7 @@ export function fitPassArgs(input: string, output: string, plan: FittedPlan, pas
 }
 
 export async function fitToSize(input: string, output: string, plan: FittedPlan, opts: FitOptions = {}): Promise<FitResult> {
-  const ffmpeg = requireFfmpeg();
+  const ffmpeg = ffmpegBin();
   const preset = opts.preset ?? 'fast';
   const work = await mkdtemp(path.join(opts.tempDir ?? os.tmpdir(), 'dancelift-fit-'));
   const run = async (args: string[]) => {
@@ -69,7 +69,7 @@ export async function fitToSize(input: string, output: string, plan: FittedPlan,
     if (r.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
     if (r.exitCode !== 0) {
       const detail = String(r.stderr).trim().split('\n').slice(-3).join(' | ');
-      throw new PipelineError('TOOL_FAILED', `fitting to size failed: ${detail}`, { tool: 'ffmpeg', detail });
+      throw new PipelineError('TOOL_FAILED', `fitting to size failed: ${detail}`, { tool: FFMPEG, detail });
     }
   };
   try {

@@ -5,7 +5,7 @@
  */
 import { execa } from 'execa';
 import { PipelineError } from '../errors.js';
-import { requireFfmpeg } from '../machine/tools.js';
+import { ffmpegBin } from './ffmpeg.js';
 
 const THUMB = 160;
 
@@ -27,5 +27,5 @@ export function galleryArgs(inputs: readonly (readonly string[])[], out: string,
 
 export async function renderGalleryPicture(inputs: readonly (readonly string[])[], out: string, cols = 4): Promise<void> {
   if (inputs.length === 0) throw new PipelineError('BACKGROUND_MISSING', 'the background library is empty', { name: '', available: '' });
-  await execa(requireFfmpeg(), galleryArgs(inputs, out, cols), { timeout: 60_000 });
+  await execa(ffmpegBin(), galleryArgs(inputs, out, cols), { timeout: 60_000 });
 }

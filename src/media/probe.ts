@@ -1,30 +1,9 @@
 import { stat } from 'node:fs/promises';
-import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { PipelineError } from '../errors.js';
 import { sourceColour, type SourceColour } from './colour.js';
-
-/**
- * Demuxers we let ffmpeg use on user files. Anything else (concat lists, HLS playlists, image
- * sequences, network-aware formats) is refused before a byte is decoded, so a crafted "video" cannot
- * make ffmpeg read other files or URLs. Together with `-protocol_whitelist file` and the `file:`
- * prefix this is the whole of our input sandbox.
- */
-export const VIDEO_DEMUXERS = 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,avi,flv,mpegts,gif,mpeg,asf,ogg';
-
-/** Input options that confine ffmpeg/ffprobe to local files in video containers. */
-export const INPUT_GUARDS: readonly string[] = ['-protocol_whitelist', 'file', '-format_whitelist', VIDEO_DEMUXERS];
-
-/** The arguments that open a user-supplied file safely; use them for every ffmpeg input. */
-export function safeInputArgs(file: string): string[] {
-  return [...INPUT_GUARDS, '-i', fileUrl(file)];
-}
-
-/** `file:` stops ffmpeg from reading a name like "http:..." or "concat:a|b" as a protocol. */
-export function fileUrl(file: string): string {
-  return `file:${path.resolve(file)}`;
-}
+import { ffprobeBin, fileUrl, INPUT_GUARDS } from './ffmpeg.js';
 
 const streamSchema = z.object({
   index: z.number(),
@@ -233,7 +212,7 @@ export async function probeVideo(
   if (!st.isFile()) throw new PipelineError('INPUT_MISSING', `${file}: not a file`, { file });
   if (st.size === 0) throw new PipelineError('NOT_A_VIDEO', `${file}: the file is empty`, { file });
   const result = await execa(
-    opts.ffprobe ?? 'ffprobe',
+    opts.ffprobe ?? ffprobeBin(),
     ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...INPUT_GUARDS, fileUrl(file)],
     { reject: false, cancelSignal: opts.signal, timeout: 60_000 },
   );

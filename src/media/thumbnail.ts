@@ -3,8 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { requireFfmpeg } from '../machine/tools.js';
-import { fileUrl } from './probe.js';
+import { ffmpegBin, fileUrl } from './ffmpeg.js';
 
 /** Pure: a 320-px JPEG of the first frame of `video`, written to `out`. */
 export function thumbnailArgs(video: string, out: string, size = 320): string[] {
@@ -14,6 +13,6 @@ export function thumbnailArgs(video: string, out: string, size = 320): string[] 
 /** A thumbnail beside the video (a fresh name each time: two deliveries never share one); the caller removes it. */
 export async function makeThumbnail(video: string): Promise<string> {
   const out = `${video}.thumb-${randomBytes(3).toString('hex')}.jpg`;
-  await execa(requireFfmpeg(), thumbnailArgs(video, out), { timeout: 20_000 });
+  await execa(ffmpegBin(), thumbnailArgs(video, out), { timeout: 20_000 });
   return out;
 }

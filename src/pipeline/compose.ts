@@ -1,7 +1,7 @@
 import type { Writable } from 'node:stream';
 import { execa } from 'execa';
 import { backgroundFileInputArgs, type Background } from '../backgrounds/library.js';
-import { fileUrl, INPUT_GUARDS } from '../media/probe.js';
+import { FFMPEG, ffmpegBin, fileUrl, INPUT_GUARDS } from '../media/ffmpeg.js';
 import type { Chunk, PixelFormat } from './types.js';
 import { PipelineError } from '../errors.js';
 import { colourArgs, toYuvFilter, type EncodeColour } from '../media/colour.js';
@@ -147,7 +147,7 @@ export async function composeFromChunks(
   chunks: AsyncIterable<Chunk>,
   signal: AbortSignal,
   onChunk: (chunk: Chunk) => void,
-  ffmpeg = 'ffmpeg',
+  ffmpeg = ffmpegBin(),
 ): Promise<void> {
   // ffmpeg starts with the first chunk, not before: an encoder whose raw input ends without a single
   // frame (its parent killed mid-job) never ends on its own — the looping background keeps it busy
@@ -178,6 +178,6 @@ export async function composeFromChunks(
   if (result.isCanceled || signal.aborted) throw new PipelineError('CANCELLED', 'cancelled');
   if (result.exitCode !== 0 || broken) {
     const detail = String(result.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || `exit ${result.exitCode}`;
-    throw new PipelineError('TOOL_FAILED', `encoding failed: ${detail}`, { tool: 'ffmpeg', detail });
+    throw new PipelineError('TOOL_FAILED', `encoding failed: ${detail}`, { tool: FFMPEG, detail });
   }
 }

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { VideoInfo } from '../media/probe.js';
-import { safeInputArgs } from '../media/probe.js';
+import { ffmpegBin, safeInputArgs } from '../media/ffmpeg.js';
 import { readFrameChunks } from './frames.js';
 import { frameBytes, type Chunk } from './types.js';
 import { PipelineError } from '../errors.js';
@@ -70,7 +70,7 @@ export async function* decodeChunks(
   plan: NormalizePlan,
   chunkFrames: number,
   signal: AbortSignal,
-  ffmpeg = 'ffmpeg',
+  ffmpeg = ffmpegBin(),
 ): AsyncGenerator<Chunk> {
   const child = execa(ffmpeg, decodeArgs(file, plan), {
     buffer: { stdout: false, stderr: true },

@@ -7,6 +7,7 @@
 import type { EncodeSettings } from './compose.js';
 import { nvidiaGpus } from '../machine/nvidia.js';
 import { ffmpegNvencEncoders, probeNvenc } from '../machine/nvenc.js';
+import { ffmpegBin } from '../media/ffmpeg.js';
 
 export type CodecSetting = 'auto' | EncodeSettings['codec'];
 
@@ -53,7 +54,7 @@ export function resetEncoderChoice(): void {
 }
 
 /** The encode settings with a concrete codec, and why auto passed NVENC over if it did. */
-export async function resolveEncode<E extends { codec: CodecSetting; crf: number; preset: string }>(e: E, ffmpeg = 'ffmpeg'): Promise<EncodeSettings & EncoderChoice> {
+export async function resolveEncode<E extends { codec: CodecSetting; crf: number; preset: string }>(e: E, ffmpeg = ffmpegBin()): Promise<EncodeSettings & EncoderChoice> {
   if (e.codec !== 'auto') return { ...e, codec: e.codec };
   known ??= (async () => {
     const nvidiaGpu = (await nvidiaGpus()) !== null;

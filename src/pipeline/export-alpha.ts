@@ -8,7 +8,7 @@
 import { execa, type ResultPromise } from 'execa';
 import { drainedOrClosed } from './compose.js';
 import { PipelineError } from '../errors.js';
-import { fileUrl, INPUT_GUARDS } from '../media/probe.js';
+import { FFMPEG, ffmpegBin, fileUrl, INPUT_GUARDS } from '../media/ffmpeg.js';
 import type { Chunk } from './types.js';
 
 export interface AlphaExportPlan {
@@ -63,7 +63,7 @@ export function alphaExportArgs(p: AlphaExportPlan): string[] {
  * the first chunk). When the source ends, the export is finished and checked; if the source fails,
  * the export's ffmpeg is killed. The caller removes partial files.
  */
-export async function* tapAlphaExport(source: AsyncIterable<Chunk>, plan: AlphaExportPlan, signal: AbortSignal, ffmpeg = 'ffmpeg'): AsyncGenerator<Chunk> {
+export async function* tapAlphaExport(source: AsyncIterable<Chunk>, plan: AlphaExportPlan, signal: AbortSignal, ffmpeg = ffmpegBin()): AsyncGenerator<Chunk> {
   let child: ResultPromise<{ stdin: 'pipe'; stdout: 'ignore'; reject: false; cancelSignal: AbortSignal }> | null = null;
   let broken = false;
   let ok = false;
@@ -84,7 +84,7 @@ export async function* tapAlphaExport(source: AsyncIterable<Chunk>, plan: AlphaE
     if (r.isCanceled || signal.aborted) throw new PipelineError('CANCELLED', 'cancelled');
     if (r.exitCode !== 0 || broken) {
       const detail = String(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ') || `exit ${r.exitCode}`;
-      throw new PipelineError('TOOL_FAILED', `transparent export failed: ${detail}`, { tool: 'ffmpeg', detail });
+      throw new PipelineError('TOOL_FAILED', `transparent export failed: ${detail}`, { tool: FFMPEG, detail });
     }
     ok = true;
   } finally {

@@ -22,6 +22,7 @@ import { StageMeter } from './stage.js';
 import { pipelineSettings } from './settings.js';
 import { chooseTempRoot, makeRunDir, watchPeak } from './tempdir.js';
 import type { Chunk, ChunkEngine, Progress, RunStats, StageContext } from './types.js';
+import { FFMPEG } from '../media/ffmpeg.js';
 
 export interface EnhanceRequest {
   input: string;
@@ -214,7 +215,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
     const composeInfo = { engine: `ffmpeg ${encode.codec}`, device: encode.codec === 'h264_nvenc' ? 'nvenc' : 'cpu', ...(encode.fallbackFrom ? { fallbackFrom: encode.fallbackFrom } : {}) };
     const stats: RunStats = {
       stages: [
-        meters.decode.stats({ engine: 'ffmpeg', device: 'cpu' }),
+        meters.decode.stats({ engine: FFMPEG, device: 'cpu' }),
         meters.upscale.stats(upscaler.info()),
         meters.matte.stats(matter.info()),
         meters.compose.stats(composeInfo),

@@ -8,10 +8,10 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { requireFfmpeg } from '../machine/tools.js';
 import { PipelineError } from '../errors.js';
 import { enhance, type EnhanceRequest, type EnhanceResult } from './index.js';
-import { fileUrl, INPUT_GUARDS, inputLimits, probeVideo } from '../media/probe.js';
+import { FFMPEG, ffmpegBin, fileUrl, INPUT_GUARDS } from '../media/ffmpeg.js';
+import { inputLimits, probeVideo } from '../media/probe.js';
 import { chooseTempRoot, makeRunDir } from './tempdir.js';
 
 /** Motion is measured on frames this wide: enough to see a dancer move, tiny to decode. */
@@ -55,14 +55,14 @@ export function mostActiveStart(energies: number[], length: number): number {
 /** Motion energy of every frame of `file`, at its own frame rate. */
 export async function motionEnergy(file: string, signal?: AbortSignal): Promise<number[]> {
   const r = await execa(
-    requireFfmpeg(),
+    ffmpegBin(),
     ['-v', 'error', '-nostdin', ...INPUT_GUARDS, '-i', fileUrl(file), '-map', '0:v:0', '-vf', `scale=${ENERGY_WIDTH}:${ENERGY_WIDTH}:flags=area,format=gray`, '-f', 'rawvideo', 'pipe:1'],
     { encoding: 'buffer', reject: false, cancelSignal: signal, maxBuffer: 1 << 30 },
   );
   if (r.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
   if (r.exitCode !== 0) {
     const detail = Buffer.from(r.stderr ?? '').toString().trim().split('\n').pop() || `exit ${r.exitCode}`;
-    throw new PipelineError('TOOL_FAILED', `motion analysis failed: ${detail}`, { tool: 'ffmpeg', detail });
+    throw new PipelineError('TOOL_FAILED', `motion analysis failed: ${detail}`, { tool: FFMPEG, detail });
   }
   return frameEnergies(Buffer.from(r.stdout), ENERGY_WIDTH * ENERGY_WIDTH);
 }
@@ -100,7 +100,7 @@ export async function enhancePreview(req: EnhanceRequest & { previewS: number })
   const cut = path.join(dir, 'preview-input.mkv');
   try {
     const r = await execa(
-      requireFfmpeg(),
+      ffmpegBin(),
       [
         '-v', 'error', '-nostdin', '-y', ...INPUT_GUARDS, '-i', fileUrl(req.input),
         // -ss/-t after -i: decoded and cut at the exact frame, not at the keyframe before.
@@ -112,7 +112,7 @@ export async function enhancePreview(req: EnhanceRequest & { previewS: number })
     if (r.isCanceled) throw new PipelineError('CANCELLED', 'cancelled');
     if (r.exitCode !== 0) {
       const detail = String(r.stderr ?? '').trim().split('\n').pop() || `exit ${r.exitCode}`;
-      throw new PipelineError('TOOL_FAILED', `cutting the preview failed: ${detail}`, { tool: 'ffmpeg', detail });
+      throw new PipelineError('TOOL_FAILED', `cutting the preview failed: ${detail}`, { tool: FFMPEG, detail });
     }
     const selectS = (performance.now() - t0) / 1000;
     const result = await enhance({ ...req, input: cut });

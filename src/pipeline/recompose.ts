@@ -2,7 +2,6 @@ import { resolveEncode } from './encoder.js';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { requireFfmpeg, requireFfprobe } from '../machine/tools.js';
 import type { PipelineSettings } from '../config/schema.js';
 import type { Background } from '../backgrounds/library.js';
 import { backgroundsDir, prepareBackground } from '../backgrounds/library.js';
@@ -11,7 +10,8 @@ import { encodeColour, fromYuvOptions, sourceColour, type SourceColour } from '.
 import { lengthFilters, planLength } from './length.js';
 import { PipelineError } from '../errors.js';
 import { partialName, type EnhanceResult } from './index.js';
-import { fileUrl, INPUT_GUARDS, streamDurationS } from '../media/probe.js';
+import { FFMPEG, ffmpegBin, ffprobeBin, fileUrl, INPUT_GUARDS } from '../media/ffmpeg.js';
+import { streamDurationS } from '../media/probe.js';
 import type { Progress } from './types.js';
 
 export interface CutoutInfo {
@@ -29,7 +29,7 @@ export interface CutoutInfo {
 
 /** Reads what `enhance --keep-cutout` wrote: foreground (stream 0), alpha (stream 1), audio. */
 export async function probeCutout(file: string, signal?: AbortSignal): Promise<CutoutInfo> {
-  const r = await execa(requireFfprobe(), ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...INPUT_GUARDS, fileUrl(file)], {
+  const r = await execa(ffprobeBin(), ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', ...INPUT_GUARDS, fileUrl(file)], {
     reject: false,
     cancelSignal: signal,
   });
@@ -99,7 +99,7 @@ export async function recompose(req: RecomposeRequest): Promise<EnhanceResult> {
   await mkdir(path.dirname(req.output), { recursive: true });
   const partial = partialName(req.output);
   const encode = await resolveEncode(req.config.encode);
-  const child = execa(requireFfmpeg(), recomposeArgs(req.cutout, info, bg, partial, encode), {
+  const child = execa(ffmpegBin(), recomposeArgs(req.cutout, info, bg, partial, encode), {
     cancelSignal: req.signal,
     reject: false,
     buffer: { stdout: false },
@@ -118,7 +118,7 @@ export async function recompose(req: RecomposeRequest): Promise<EnhanceResult> {
     await rm(partial, { force: true });
     if (r.isCanceled || req.signal?.aborted) throw new PipelineError('CANCELLED', 'cancelled');
     const detail = String(r.stderr).trim().split('\n').slice(-3).join(' | ');
-    throw new PipelineError('TOOL_FAILED', `recompose failed: ${detail}`, { tool: 'ffmpeg', detail });
+    throw new PipelineError('TOOL_FAILED', `recompose failed: ${detail}`, { tool: FFMPEG, detail });
   }
   await rename(partial, req.output);
   const totalS = (performance.now() - t0) / 1000;

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { z } from 'zod';
 import { probeVideo } from '../media/probe.js';
-import { safeInputArgs } from '../media/probe.js';
-import { requireFfmpeg } from '../machine/tools.js';
+import { ffmpegBin, safeInputArgs } from '../media/ffmpeg.js';
 import { resultSchema, type JobResult } from './jobs.js';
 
 /**
@@ -120,7 +119,7 @@ async function makePoster(videoAbs: string, target: string, durationS: number): 
   const at = durationS > 2 ? Math.min(1, durationS / 4) : 0;
   try {
     await execa(
-      requireFfmpeg(),
+      ffmpegBin(),
       [
         '-v', 'error', '-nostdin', '-y', '-ss', String(at), ...safeInputArgs(videoAbs),
         '-frames:v', '1', '-vf', "scale='if(lt(iw,ih),min(720,iw),-2)':'if(lt(iw,ih),-2,min(720,ih))'", '-q:v', '4', tmp,

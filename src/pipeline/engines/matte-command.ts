@@ -18,12 +18,13 @@ import { execa } from 'execa';
 import { PipelineError } from '../../errors.js';
 import { frameBytes, type Chunk, type EngineInfo, type MatteEngine, type StageContext } from '../types.js';
 import { rgb24WithAlphaToRgba } from './rvm-tensor.js';
+import { ffmpegBin } from '../../media/ffmpeg.js';
 
 const CONFIG_KEY = 'matte.command.template';
 
 export interface CommandMatteOptions {
   template: string;
-  /** ffmpeg binary used to write the input video and read the alpha video back; default 'ffmpeg'. */
+  /** ffmpeg binary used to write the input video and read the alpha video back; default the resolved ffmpeg (media/ffmpeg.ts). */
   ffmpeg?: string;
 }
 
@@ -138,7 +139,7 @@ export function createCommandMatte(opts: CommandMatteOptions): MatteEngine {
   }
   const program = argv[0];
   const programName = path.basename(program);
-  const ffmpeg = opts.ffmpeg ?? 'ffmpeg';
+  const ffmpeg = opts.ffmpeg ?? ffmpegBin();
   // A process group of its own (POSIX), so that cancelling also stops what the command started
   // itself (`conda run`, shell wrappers and Python scripts that spawn ffmpeg).
   const ownGroup = process.platform !== 'win32';

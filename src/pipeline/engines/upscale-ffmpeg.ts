@@ -2,6 +2,7 @@ import { execa } from 'execa';
 import type { Chunk, EngineInfo, StageContext, UpscaleEngine } from '../types.js';
 import { frameBytes } from '../types.js';
 import { PipelineError } from '../../errors.js';
+import { FFMPEG, ffmpegBin } from '../../media/ffmpeg.js';
 
 /** Pure: one ffmpeg call that scales a chunk of raw frames with lanczos. */
 export function lanczosArgs(width: number, height: number, scale: number, format: Chunk['format']): string[] {
@@ -14,7 +15,7 @@ export function lanczosArgs(width: number, height: number, scale: number, format
 }
 
 /** `--upscaler ffmpeg`: plain lanczos on the CPU. Not sharper, only bigger: the honest cheap option. */
-export function createFfmpegUpscale(scale: number, ffmpeg = 'ffmpeg'): UpscaleEngine {
+export function createFfmpegUpscale(scale: number, ffmpeg = ffmpegBin()): UpscaleEngine {
   return {
     scale,
     info: (): EngineInfo => ({ engine: 'ffmpeg lanczos', device: 'cpu' }),
@@ -32,7 +33,7 @@ export function createFfmpegUpscale(scale: number, ffmpeg = 'ffmpeg'): UpscaleEn
       const out = Buffer.from(result.stdout as Uint8Array);
       if (result.exitCode !== 0 || out.length !== frameBytes(width, height, chunk.format) * chunk.count) {
         const detail = Buffer.from(result.stderr as Uint8Array).toString().trim() || `exit ${result.exitCode}`;
-        throw new PipelineError('TOOL_FAILED', `ffmpeg upscale failed: ${detail}`, { tool: 'ffmpeg', detail });
+        throw new PipelineError('TOOL_FAILED', `ffmpeg upscale failed: ${detail}`, { tool: FFMPEG, detail });
       }
       return { ...chunk, width, height, pixels: out };
     },

@@ -14,6 +14,7 @@ import {
   planCallFrames,
   type CallTotals,
 } from './realesrgan-calls.js';
+import { FFMPEG, ffmpegBin } from '../../media/ffmpeg.js';
 
 export interface RealesrganOptions {
   binary: string;
@@ -74,7 +75,7 @@ async function ffmpegOrThrow(ffmpeg: string, args: string[], signal: AbortSignal
   if (r.isCanceled || signal.aborted) throw new PipelineError('CANCELLED', 'cancelled');
   if (r.exitCode !== 0) {
     const detail = Buffer.from(r.stderr as Uint8Array).toString().trim();
-    throw new PipelineError('TOOL_FAILED', `ffmpeg failed: ${detail}`, { tool: 'ffmpeg', detail });
+    throw new PipelineError('TOOL_FAILED', `ffmpeg failed: ${detail}`, { tool: FFMPEG, detail });
   }
   return Buffer.from(r.stdout as Uint8Array);
 }
@@ -130,7 +131,7 @@ class BusyClock {
  * read back as soon as the binary reports it done and its files are deleted at once.
  */
 export function createRealesrganUpscale(o: RealesrganOptions): CallUpscaleEngine {
-  const ffmpeg = o.ffmpeg ?? 'ffmpeg';
+  const ffmpeg = o.ffmpeg ?? ffmpegBin();
   const firstCallFrames = o.firstCallFrames ?? DEFAULTS.firstCallFrames;
   const share = o.startupShare ?? DEFAULTS.startupShare;
   const budget = o.maxCallTempBytes ?? DEFAULTS.maxCallTempBytes;

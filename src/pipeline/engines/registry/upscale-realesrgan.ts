@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { PipelineSettings } from '../../../config/schema.js';
+import { FFMPEG } from '../../../media/ffmpeg.js';
 import type { UpscalerEntry } from '../registry.js';
 
 /** config upscale.realesrgan */
@@ -29,7 +30,7 @@ export function gpuOutOfMemory(tile: number | undefined): { upscaler?: string; t
   const current = tile ?? 0;
   const next = TILE_STEPS.find((t) => current === 0 || t < current);
   if (next !== undefined) return { tile: next, note: `GPU out of memory: retried with realesrgan tile ${next}` };
-  return { upscaler: 'ffmpeg', tile: undefined, note: 'GPU out of memory at the smallest tile: retried with the CPU upscaler (ffmpeg lanczos)' };
+  return { upscaler: FFMPEG, tile: undefined, note: 'GPU out of memory at the smallest tile: retried with the CPU upscaler (ffmpeg lanczos)' };
 }
 
 export function withRealesrganTile<C extends PipelineSettings>(config: C, tile: number): C {
@@ -41,7 +42,7 @@ export const realesrganUpscaler: UpscalerEntry = {
   name: 'realesrgan',
   kind: 'upscale',
   settings: realesrganSettings,
-  fallback: 'ffmpeg',
+  fallback: FFMPEG,
   switchPhrase: 'trying realesrgan-ncnn-vulkan instead',
   outOfMemory: gpuOutOfMemory,
   withTile: withRealesrganTile,

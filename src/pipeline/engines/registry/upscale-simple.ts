@@ -1,8 +1,9 @@
+import { FFMPEG } from '../../../media/ffmpeg.js';
 import type { UpscalerEntry } from '../registry.js';
 
 /** ffmpeg's lanczos: no model, runs anywhere; the last resort every other upscaler falls back to. */
 export const ffmpegUpscaler: UpscalerEntry = {
-  name: 'ffmpeg',
+  name: FFMPEG, // named after the program it runs
   kind: 'upscale',
   switchPhrase: 'upscaling with ffmpeg lanczos instead',
   create: async ({ scale }) => (await import('../upscale-ffmpeg.js')).createFfmpegUpscale(scale),
