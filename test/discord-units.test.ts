@@ -12,7 +12,7 @@ import {
   videoAttachmentOf,
   type Attachment,
 } from '../src/bots/discord/parse.js';
-import { escapeMarkdown, htmlToMarkdown, selectId, statsEmbed, toComponents } from '../src/bots/discord/render.js';
+import { escapeMarkdown, htmlToMarkdown, selectId, statsEmbed, toComponents } from '../src/bots/discord/message-shapes.js';
 import { initialMenuState, menuKeyboard, encodeCallback } from '../src/bots/menu.js';
 import { sampleResult as result } from './helpers/fixtures.js';
 

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { frameEnergies, mostActiveStart, previewPathFor } from '../src/pipeline/preview.js';
 import { parseCommand } from '../src/cli/args.js';
-import { jsonResultLine } from '../src/cli/render.js';
+import { jsonResultLine } from '../src/cli/run-output.js';
 import { clips, ffmpeg, ffprobeJson, repoRoot, rvmModel, tempDir } from './helpers/media.js';
 import { makeClip, sampleResult } from './helpers/fixtures.js';
 

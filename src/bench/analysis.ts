@@ -2,7 +2,7 @@
  * What the figures mean, written from the figures themselves so that BENCHMARKS.md stays true
  * whenever the bench is rerun. Pure.
  */
-import { fmt, fmtBytes, GPU_OVERLAP_TARGET, TEMP_TARGET, WALL_TARGET, type BenchReport } from './render.js';
+import { fmt, fmtBytes, GPU_OVERLAP_TARGET, TEMP_TARGET, WALL_TARGET, type BenchReport } from './report-tables.js';
 
 /** Seconds each extra realesrgan call costs: dancelift's per-chunk upscale against one call on the whole folder. */
 export function perCallOverheadS(chunkedS: number, oneCallS: number, calls: number): number {

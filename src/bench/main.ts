@@ -17,7 +17,7 @@ import { BenchArgsError, parseBenchArgs, type BenchOptions } from './args.js';
 import { benchConfig, isOnnxUpscaler, RESULT_TAG, type SideResult, type SideSpec } from './common.js';
 import { buildInput } from './input.js';
 import { cpuModel, startCpuAccount, vulkanInfo } from './machine.js';
-import { fmt, renderMarkdown, renderText, type BenchReport } from './render.js';
+import { fmt, renderMarkdown, renderText, type BenchReport } from './report-tables.js';
 import { watchSide } from './sample.js';
 import { summarise, type RunSample, type SideSample } from './stats.js';
 

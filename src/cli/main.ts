@@ -7,7 +7,7 @@ import { alphaExportPaths } from '../pipeline/export-alpha.js';
 import { reframeRequest } from '../pipeline/reframe-stage.js';
 import { enhancePreview, previewPathFor, type PreviewInfo } from '../pipeline/preview.js';
 import { cutoutPathFor, expandInputs, outputPathFor } from './run-files.js';
-import { formatProgressLine, formatSummary, formatTimingTable, jsonResultLine } from './render.js';
+import { formatProgressLine, formatSummary, formatTimingTable, jsonResultLine } from './run-output.js';
 import { errorMessage, localeFrom, type Locale } from '../i18n/messages.js';
 import { enhance, type EnhanceResult } from '../pipeline/index.js';
 import { recompose } from '../pipeline/recompose.js';

@@ -8,7 +8,7 @@ import { submitEnhance } from '../queue/producer.js';
 import { cancelJob } from '../queue/cancel.js';
 import { openEvents, queuePosition } from '../queue/queues.js';
 import { progressSchema, type EnhanceOptions, type JobResult, type Requester } from '../queue/jobs.js';
-import { jsonResultLine } from './render.js';
+import { jsonResultLine } from './run-output.js';
 import type { SubmitFlags } from './args.js';
 
 const localeOf = (lang?: string): Locale => localeFrom(lang ?? process.env.LC_ALL ?? process.env.LC_MESSAGES ?? process.env.LANG);

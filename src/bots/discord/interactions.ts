@@ -32,7 +32,7 @@ import { parseCallback } from '../menu.js';
 import { botTexts, escapeHtml, reasonText } from '../texts.js';
 import { autocompleteChoices, ENHANCE_MESSAGE_COMMAND } from './commands.js';
 import { attachmentOf, checkAttachment, discordLocale, MB, scaleChoice, uploadLimitOf, videoAttachmentOf, type Attachment } from './parse.js';
-import { fitContent, htmlToMarkdown } from './render.js';
+import { fitContent, htmlToMarkdown } from './message-shapes.js';
 import type { DiscordUi, InteractionRef } from './ui.js';
 
 export interface InteractionDeps {

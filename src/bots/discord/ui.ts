@@ -22,7 +22,7 @@ import { botTexts } from '../texts.js';
 import type { Locale } from '../../i18n/messages.js';
 import { EditThrottle } from '../edit-throttle.js';
 import { MessageRecords } from './message-records.js';
-import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './render.js';
+import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './message-shapes.js';
 
 const EPHEMERAL = 1 << 6;
 /** Mentions in file names or user text never ping anyone. */

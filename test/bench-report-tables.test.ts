@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fmtBytes, mdTable, renderMarkdown, renderText, textTable, verdict, type BenchReport } from '../src/bench/render.js';
+import { fmtBytes, mdTable, renderMarkdown, renderText, textTable, verdict, type BenchReport } from '../src/bench/report-tables.js';
 import { analyse } from '../src/bench/analysis.js';
 import { summarise, type SideSample } from '../src/bench/stats.js';
 

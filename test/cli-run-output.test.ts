@@ -7,7 +7,7 @@ import {
   formatTimingTable,
   jsonResultLine,
   roundTo,
-} from '../src/cli/render.js';
+} from '../src/cli/run-output.js';
 import { PipelineError } from '../src/errors.js';
 import type { Progress, RunStats } from '../src/pipeline/types.js';
 
