@@ -15,7 +15,8 @@ export default async function setup(): Promise<() => Promise<void>> {
   const build = await execa('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit', reject: false });
   if (build.exitCode !== 0) console.warn('global-setup: tsc reported type errors (the emitted JS is used anyway)');
   if (process.env.REDIS_URL) return async () => {};
-  const { pingRedis, startEmbeddedRedis } = await import('../src/redis/redis.js');
+  const { pingRedis } = await import('../src/redis/probe.js');
+  const { startEmbeddedRedis } = await import('../src/redis/embedded.js');
   if ((await pingRedis('redis://127.0.0.1:6379')) === null) {
     process.env.REDIS_URL = 'redis://127.0.0.1:6379';
     return async () => {};

@@ -19,7 +19,7 @@ import { startEnhanceWorker } from '../src/queue/worker.js';
 import { submitEnhance } from '../src/queue/producer.js';
 import { isServiceRefusal } from '../src/queue/limits.js';
 import { doneMarkerPath } from '../src/queue/done-marker.js';
-import { freePort } from '../src/redis/redis.js';
+import { freePort } from '../src/redis/embedded.js';
 import type { Config } from '../src/config/schema.js';
 import type { Requester } from '../src/queue/jobs.js';
 import { clips, ffmpeg, repoRoot, rvmModel, tempDir } from './helpers/media.js';

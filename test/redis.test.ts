@@ -8,7 +8,8 @@ import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
 import type { Config } from '../src/config/schema.js';
-import { connectRedis, freePort, readPortFile, startEmbeddedRedis, type EmbeddedRedis } from '../src/redis/redis.js';
+import { freePort, readPortFile, startEmbeddedRedis, type EmbeddedRedis } from '../src/redis/embedded.js';
+import { connectRedis } from '../src/redis/redis.js';
 
 /** Log lines captured as text. */
 function captureLog(): { log: pino.Logger; lines: string[] } {

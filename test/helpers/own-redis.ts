@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { findRedisServer, freePort, pingRedis } from '../../src/redis/redis.js';
+import { findRedisServer, freePort } from '../../src/redis/embedded.js';
+import { pingRedis } from '../../src/redis/probe.js';
 import { sleep } from './wait.js';
 
 /**
