@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { cyclesOf, folderOf, importGraph, type ImportEdge } from './helpers/imports.js';
 
@@ -123,4 +124,20 @@ describe('ffmpeg and ffprobe', () => {
     expect(NAMED.test("const ffprobe = opts.ffprobe ?? 'ffprobe';")).toBe(true);
     expect(NAMED.test('const bin = ffmpegBin();')).toBe(false);
   });
+});
+
+describe('the runtime build', () => {
+  it('leaves the bench out: `npm run build` compiles no file of src/bench (npm run build:bench adds them)', async () => {
+    const root = path.join(import.meta.dirname, '..');
+    const list = async (project: string) =>
+      (await execa('npx', ['tsc', '-p', project, '--listFilesOnly'], { cwd: root })).stdout
+        .split('\n')
+        .map((f) => path.relative(root, f.trim()))
+        .filter((f) => f.startsWith('src' + path.sep));
+    const [runtime, bench] = await Promise.all([list('tsconfig.json'), list('tsconfig.bench.json')]);
+    expect(runtime.filter((f) => f.startsWith(path.join('src', 'bench')))).toEqual([]);
+    expect(runtime).toContain(path.join('src', 'cli', 'main.ts'));
+    expect(bench).toContain(path.join('src', 'bench', 'main.ts'));
+    expect(bench).toContain(path.join('src', 'bench', 'gpu-check.ts'));
+  }, 120_000);
 });

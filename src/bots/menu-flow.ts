@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { rm, stat } from 'node:fs/promises';
+import { travelling, withFile } from '../media/probe.js';
 import { backgroundLabel, type Locale } from '../i18n/messages.js';
 import type { Requester } from '../queue/jobs.js';
 import type { MenuPreset, PressResult, Presser, UiMessage } from './chat-ui.js';
@@ -54,6 +55,7 @@ export class MenuFlow {
       file: req.file,
       name: req.name,
       info: { durationS: info.durationS, width: info.width, height: info.height },
+      probe: travelling(info),
       backgrounds: names,
       state: initialMenuState(def >= 0 ? def : names.length > 0 ? 0 : null, opts.menuPageSize),
       closed: false,
@@ -161,7 +163,7 @@ export class MenuFlow {
     // Another background: the first job's choices and its kept cut-out, only the background is new.
     const options = kept ? { ...kept.options, keepCutout: true } : menuJobOptions(s.state);
     try {
-      s.jobId = await submitTracked(this.d, this.tracker, { file, move: !kept, name: s.name, requester: { ...s.requester, messageId: s.menuMessageId }, background, options, head });
+      s.jobId = await submitTracked(this.d, this.tracker, { file, move: !kept, name: s.name, requester: { ...s.requester, messageId: s.menuMessageId }, background, options, head, ...(!kept && s.probe ? { probe: withFile(s.probe, file) } : {}) });
       await store.saveSession(s);
       return {};
     } catch (err) {

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { probeVideo, type VideoInfo } from '../media/probe.js';
+import { inputLimits, probeVideo, type VideoInfo } from '../media/probe.js';
 import { checkLimits, pruneInFlight } from '../queue/limits.js';
 import type { Requester } from '../queue/jobs.js';
 import type { Service } from '../service/context.js';
@@ -26,7 +26,7 @@ export async function precheck(service: Service, requester: Requester): Promise<
 
 /** The downloaded file is a video within the limits, or this throws the reason. */
 export function checkVideo(service: Service, file: string): Promise<VideoInfo> {
-  return probeVideo(file, { maxDurationS: service.config.pipeline.maxDurationS, maxLongSide: 4096, maxShortSide: 2160 });
+  return probeVideo(file, inputLimits(service.config.pipeline));
 }
 
 /** Pure: a fresh name for a download, keeping only a short, plain extension of the user's name. */

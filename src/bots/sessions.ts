@@ -16,6 +16,7 @@
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { localeFrom, type Locale } from '../i18n/messages.js';
+import { travellingProbeSchema } from '../media/probe.js';
 import { enhanceOptionsSchema, localeSchema, requesterSchema } from '../queue/jobs.js';
 import { RVM_VARIANTS } from '../machine/rvm-variants.js';
 import { MENU_ASPECTS } from './menu.js';
@@ -27,6 +28,8 @@ export const sessionSchema = z.object({
   file: z.string(),
   name: z.string(),
   info: z.object({ durationS: z.number(), width: z.number(), height: z.number() }),
+  /** The download's probe, handed to the producer so the upload is probed once on its way. */
+  probe: travellingProbeSchema.optional(),
   backgrounds: z.array(z.string()),
   state: z.object({
     page: z.number().int(),

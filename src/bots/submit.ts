@@ -9,6 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, link, mkdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import type { VideoInfo } from '../media/probe.js';
 import type { EnhanceOptions, JobProgress, Requester } from '../queue/jobs.js';
 import { submitEnhance } from '../queue/producer.js';
 import type { PressResult, Presser } from './chat-ui.js';
@@ -29,6 +30,8 @@ export interface Submission {
   options: Partial<EnhanceOptions>;
   /** The status message's first line. */
   head: string;
+  /** The bot's probe of `file`, so the producer does not probe it again. */
+  probe?: VideoInfo;
 }
 
 /** Pure: whether the user may come back to this job's input (Another background, Render all). */
@@ -62,6 +65,7 @@ export async function submitTracked(d: FlowDeps, tracker: ProgressTracker, sub: 
       options: sub.options,
       move: sub.move,
       allowBackgroundPaths: false,
+      probe: sub.probe,
     }));
   } catch (err) {
     if (kept && !alreadyKept) await rm(kept, { force: true });

@@ -45,6 +45,30 @@ export interface VideoInfo {
   audio: { codec: string; durationS: number } | null;
 }
 
+/**
+ * A probe as it travels with a job (the file it was taken of is the job's input, so it is left
+ * out): the producer probes an upload once and the worker reads this instead of probing again.
+ */
+export const travellingProbeSchema = z.object({
+  format: z.string(),
+  width: z.number().int().positive(),
+  height: z.number().int().positive(),
+  fpsRational: z.string(),
+  fps: z.number(),
+  durationS: z.number(),
+  videoDurationS: z.number(),
+  colour: z.object({ matrix: z.enum(['bt709', 'bt601', 'bt2020']), range: z.enum(['tv', 'pc']) }),
+  audio: z.object({ codec: z.string(), durationS: z.number() }).nullable(),
+});
+export type TravellingProbe = z.infer<typeof travellingProbeSchema>;
+
+/** Pure: a probe without its file, to travel with a job; `withFile` puts the job's own path back. */
+export function travelling(info: VideoInfo): TravellingProbe {
+  const { file: _file, ...rest } = info;
+  return rest;
+}
+export const withFile = (probe: TravellingProbe, file: string): VideoInfo => ({ ...probe, file });
+
 export interface ProbeLimits {
   maxDurationS: number;
   /** Longest side and shortest side allowed (4K: 4096 x 2160 either way round). */

@@ -13,7 +13,7 @@ import { PipelineError, isPipelineError } from '../errors.js';
 import { runInCalls } from './engines/run-in-calls.js';
 import { noteEncoderFailure, resolveEncode } from './encoder.js';
 import { isCallEngine } from './engines/upscale-realesrgan.js';
-import { inputLimits, probeVideo } from '../media/probe.js';
+import { inputLimits, probeVideo, type VideoInfo } from '../media/probe.js';
 import type { RvmVariant } from '../machine/rvm-variants.js';
 import { encodeColour } from '../media/colour.js';
 import { withCleanEdges, type EdgeMethod } from './edges.js';
@@ -49,6 +49,8 @@ export interface EnhanceRequest {
   signal?: AbortSignal;
   onProgress?: (p: Progress) => void;
   jobId?: string;
+  /** The input's probe when the caller has one (a queued job carries it); else it is probed here. */
+  probe?: VideoInfo;
   log?: (msg: string, extra?: Record<string, unknown>) => void;
 }
 
@@ -92,7 +94,7 @@ export async function enhance(req: EnhanceRequest): Promise<EnhanceResult> {
   req.signal?.addEventListener('abort', onOuterAbort, { once: true });
   const signal = abort.signal;
 
-  const info = await probeVideo(req.input, inputLimits(config.pipeline), { signal });
+  const info = req.probe ?? (await probeVideo(req.input, inputLimits(config.pipeline), { signal }));
   const plan = planNormalize(info, config.pipeline.maxInputShortSide);
   const background = mattingName === 'none' ? null : await prepareBackground(req.background ?? config.backgrounds.default, backgroundsDir(config));
 

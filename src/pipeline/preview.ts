@@ -89,7 +89,7 @@ export type PreviewResult = EnhanceResult & { preview: PreviewInfo };
 export async function enhancePreview(req: EnhanceRequest & { previewS: number }): Promise<PreviewResult> {
   const t0 = performance.now();
   const { config } = req;
-  const info = await probeVideo(req.input, inputLimits(config.pipeline), { signal: req.signal });
+  const info = req.probe ?? (await probeVideo(req.input, inputLimits(config.pipeline), { signal: req.signal }));
   const fps = info.fps > 0 ? info.fps : 25;
   const energies = await motionEnergy(req.input, req.signal);
   const length = Math.max(1, Math.round(req.previewS * fps));
@@ -115,7 +115,8 @@ export async function enhancePreview(req: EnhanceRequest & { previewS: number })
       throw new PipelineError('TOOL_FAILED', `cutting the preview failed: ${detail}`, { tool: FFMPEG, detail });
     }
     const selectS = (performance.now() - t0) / 1000;
-    const result = await enhance({ ...req, input: cut });
+    // The cut is another file: its own probe, not the whole input's.
+    const result = await enhance({ ...req, input: cut, probe: undefined });
     const totalS = (performance.now() - t0) / 1000;
     return {
       ...result,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { travellingProbeSchema } from '../media/probe.js';
 import { REQUESTER_PLATFORMS } from '../chat-platforms.js';
 import { ERROR_CODES } from '../errors.js';
 import { ASPECTS } from '../pipeline/reframe-plan.js';
@@ -67,6 +68,8 @@ export const enhanceJobSchema = z.object({
     sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     /** A platform's id for the same file (Telegram's file_unique_id): a hint, never trusted over the hash. */
     hint: z.string().max(128).optional(),
+    /** What the producer's probe found (within the limits): the worker reads it instead of probing again. */
+    probe: travellingProbeSchema.optional(),
   }),
   /** A library name, a colour, or (CLI only) a path. */
   background: z.string(),

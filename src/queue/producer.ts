@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Config } from '../config/schema.js';
 import { backgroundsDir, ensureDefaultBackgrounds, resolveBackground } from '../backgrounds/library.js';
-import { inputLimits, probeVideo } from '../media/probe.js';
+import { inputLimits, probeVideo, travelling, type VideoInfo } from '../media/probe.js';
 import { enhanceJobSchema, type EnhanceJobData, type EnhanceOptions, type Requester } from './jobs.js';
 import { queuePosition, type Queues } from './queues.js';
 import { deduplicationId, hashFile, jobPriority, reuseKeys } from './reuse.js';
@@ -43,6 +43,8 @@ export interface SubmitRequest {
   allowBackgroundPaths?: boolean;
   /** A platform's id for the same file (Telegram's file_unique_id), carried as a hint. */
   hint?: string;
+  /** The caller's probe of this very file within inputLimits() (a bot probed its download): not taken again. */
+  probe?: VideoInfo;
 }
 
 export interface Submitted {
@@ -63,7 +65,8 @@ export const newJobId = () => `j${randomBytes(6).toString('hex')}`;
  */
 export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Promise<Submitted> {
   const { config, queues } = deps;
-  await probeVideo(req.file, inputLimits(config.pipeline));
+  // Probed once on its way: the job carries this probe to the worker.
+  const info = req.probe ?? (await probeVideo(req.file, inputLimits(config.pipeline)));
   const bgDir = backgroundsDir(config);
   await ensureDefaultBackgrounds(bgDir);
   const bg = await resolveBackground(req.background, bgDir, { allowPaths: req.allowBackgroundPaths ?? false });
@@ -86,7 +89,7 @@ export async function submitEnhance(deps: ProducerDeps, req: SubmitRequest): Pro
     const sha256 = await hashFile(deps.storage.resolveInput(imported.rel));
     const data: EnhanceJobData = enhanceJobSchema.parse({
       requester: req.requester,
-      input: { file: imported.rel, name, bytes: imported.bytes, sha256, ...(req.hint ? { hint: req.hint } : {}) },
+      input: { file: imported.rel, name, bytes: imported.bytes, sha256, probe: travelling(info), ...(req.hint ? { hint: req.hint } : {}) },
       background,
       options: req.options,
       submittedAt: Date.now(),

@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { withFile } from '../media/probe.js';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { Config } from '../config/schema.js';
@@ -190,6 +191,7 @@ export function startEnhanceWorker(deps: WorkerDeps): EnhanceWorker {
       await job.updateProgress({ stage: kept ? 'compose' : 'decode', percent: 0, fps: 0, etaS: null });
       const req: EnhanceRequest = {
         input: deps.storage.resolveInput(data.input.file),
+        ...(data.input.probe ? { probe: withFile(data.input.probe, deps.storage.resolveInput(data.input.file)) } : {}),
         output: output.abs,
         cutout: cutout?.abs,
         background: data.background,
