@@ -12,7 +12,9 @@ import {
   videoAttachmentOf,
   type Attachment,
 } from '../src/bots/discord/parse.js';
-import { escapeMarkdown, htmlToMarkdown, selectId, statsEmbed, toComponents } from '../src/bots/discord/render.js';
+import { selectId, statsEmbed, toComponents } from '../src/bots/discord/render.js';
+import { escapeMarkdown, toMarkdown } from '../src/bots/discord/markup.js';
+import { bold, code, italic, link, rich, url } from '../src/bots/rich.js';
 import { initialMenuState, menuKeyboard, encodeCallback } from '../src/bots/menu.js';
 import { sampleResult as result } from './helpers/fixtures.js';
 
@@ -59,11 +61,11 @@ describe('discord parse', () => {
 });
 
 describe('discord render', () => {
-  it('turns the flow HTML into markdown, escaping what users wrote but not links', () => {
-    expect(htmlToMarkdown('🎬 <b>my *best* &amp; _dance_.mp4</b> → rock&amp;roll &lt;live&gt;')).toBe('🎬 **my \\*best\\* & \\_dance\\_.mp4** → rock&roll \\<live\\>');
-    expect(htmlToMarkdown('Download:\nhttps://h.example/files/a_b.mp4?exp=1&amp;sig=x_y')).toBe('Download:\nhttps://h.example/files/a_b.mp4?exp=1&sig=x_y');
-    expect(htmlToMarkdown('<a href="https://x.example/?a=1&amp;b=2">here</a>')).toBe('[here](https://x.example/?a=1&b=2)');
-    expect(htmlToMarkdown('<i>i</i> <code>c</code> <unknown>t</unknown>')).toBe('*i* `c` t');
+  it('renders bot texts as markdown, escaping what users wrote but not URLs', () => {
+    expect(toMarkdown(rich('🎬 ', bold('my *best* & _dance_.mp4'), ' → rock&roll <live>'))).toBe('🎬 **my \\*best\\* & \\_dance\\_.mp4** → rock&roll \\<live\\>');
+    expect(toMarkdown(rich('Download:\n', url('https://h.example/files/a_b.mp4?exp=1&sig=x_y')))).toBe('Download:\nhttps://h.example/files/a_b.mp4?exp=1&sig=x_y');
+    expect(toMarkdown([link('here', 'https://x.example/?a=1&b=2')])).toBe('[here](https://x.example/?a=1&b=2)');
+    expect(toMarkdown(rich(italic('i'), ' ', code('c')))).toBe('*i* `c`');
     expect(escapeMarkdown('# title\n- item ~x~ |y| `z`')).toBe('\\# title\n\\- item \\~x\\~ \\|y\\| \\`z\\`');
   });
 

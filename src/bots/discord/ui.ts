@@ -22,7 +22,9 @@ import { botTexts } from '../texts.js';
 import type { Locale } from '../../i18n/messages.js';
 import { EditThrottle } from '../edit-throttle.js';
 import { MessageRecords } from './message-records.js';
-import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './render.js';
+import { fitContent, selectPlaceholder, statsEmbed, toComponents } from './render.js';
+import { toMarkdown } from './markup.js';
+import type { Rich } from '../rich.js';
 
 const EPHEMERAL = 1 << 6;
 /** Mentions in file names or user text never ping anyone. */
@@ -44,7 +46,7 @@ interface Pending {
   /** The deferred (ephemeral) reply has been given a text: follow-ups are now messages of their own. */
   resolved: boolean;
   /** A picture held back to go with the next message (the gallery above a menu). */
-  photo?: { file: string; caption: string };
+  photo?: { file: string; caption: Rich };
 }
 
 /** Errors that mean "this interaction token can no longer be used". */
@@ -59,7 +61,7 @@ export function isTooLarge(err: unknown): boolean {
   return err instanceof DiscordAPIError && (err.status === 413 || err.code === 40005);
 }
 
-const signature = (msg: UiMessage) => JSON.stringify([msg.html, msg.buttons ?? null, msg.link ?? null, msg.stats ? 1 : 0]);
+const signature = (msg: UiMessage) => JSON.stringify([msg.text, msg.buttons ?? null, msg.link ?? null, msg.stats ? 1 : 0]);
 
 export class DiscordUi implements ChatUi {
   private readonly pending = new Map<string, Pending>();
@@ -98,20 +100,20 @@ export class DiscordUi implements ChatUi {
   }
 
   /** Replaces the deferred ("thinking") reply with a note only the requester sees. */
-  async note(handle: string, html: string): Promise<void> {
+  async note(handle: string, text: Rich): Promise<void> {
     const p = this.pending.get(handle);
     if (!p) return;
     await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), {
-      body: { content: fitContent(htmlToMarkdown(html)), allowed_mentions: NO_MENTIONS },
+      body: { content: fitContent(toMarkdown(text)), allowed_mentions: NO_MENTIONS },
       auth: false,
     });
     p.resolved = true;
   }
 
   /** An ephemeral follow-up to any interaction (the answer to a press, a refusal). */
-  async ephemeral(ref: Pick<InteractionRef, 'applicationId' | 'token'>, html: string): Promise<void> {
+  async ephemeral(ref: Pick<InteractionRef, 'applicationId' | 'token'>, text: Rich): Promise<void> {
     await this.rest.post(Routes.webhook(ref.applicationId, ref.token), {
-      body: { content: fitContent(htmlToMarkdown(html)), flags: EPHEMERAL, allowed_mentions: NO_MENTIONS },
+      body: { content: fitContent(toMarkdown(text)), flags: EPHEMERAL, allowed_mentions: NO_MENTIONS },
       auth: false,
     });
   }
@@ -134,7 +136,7 @@ export class DiscordUi implements ChatUi {
 
   private body(msg: UiMessage): Record<string, unknown> {
     return {
-      content: fitContent(htmlToMarkdown(msg.html)),
+      content: fitContent(toMarkdown(msg.text)),
       components: toComponents(msg.buttons, { placeholder: selectPlaceholder(msg.locale), ...(msg.link ? { link: msg.link } : {}) }),
       embeds: msg.stats ? [statsEmbed(msg.stats)] : [],
       allowed_mentions: NO_MENTIONS,
@@ -246,7 +248,7 @@ export class DiscordUi implements ChatUi {
       attachments: [{ id: 0, filename: v.fileName }],
       allowed_mentions: NO_MENTIONS,
     };
-    if (!v.stats) body.content = fitContent(htmlToMarkdown(v.caption));
+    if (!v.stats) body.content = fitContent(toMarkdown(v.caption));
     const files: RawFile[] = [{ name: v.fileName, data: await readFile(v.file), contentType: 'video/mp4' }];
     try {
       await this.post(chatId, body, files, v.replyTo);
@@ -264,7 +266,7 @@ export class DiscordUi implements ChatUi {
       return;
     }
     const name = path.extname(photo.file).toLowerCase() === '.png' ? 'backgrounds.png' : 'backgrounds.jpg';
-    const body = { content: fitContent(htmlToMarkdown(photo.caption)), attachments: [{ id: 0, filename: name }], allowed_mentions: NO_MENTIONS };
+    const body = { content: fitContent(toMarkdown(photo.caption)), attachments: [{ id: 0, filename: name }], allowed_mentions: NO_MENTIONS };
     const files: RawFile[] = [{ name, data: await readFile(photo.file) }];
     if (p) {
       // The answer to a command (/bg list): it replaces the deferred reply.
