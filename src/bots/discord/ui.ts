@@ -11,7 +11,6 @@
  * Deliveries after the 15 minutes are ordinary channel messages replying to the status message.
  * The records live in Redis, so a restarted bot keeps editing the same messages.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DiscordAPIError, Routes, type REST, type RawFile } from 'discord.js';
 import type { Redis } from 'ioredis';
@@ -21,6 +20,7 @@ import { UploadTooLargeError, type ChatUi, type PhotoMessage, type UiMessage, ty
 import { botTexts } from '../texts.js';
 import type { Locale } from '../../i18n/messages.js';
 import { EditThrottle } from '../edit-throttle.js';
+import { fileAttachment, upload } from './attachments.js';
 import { MessageRecords } from './message-records.js';
 import { fitContent, selectPlaceholder, statsEmbed, toComponents } from './render.js';
 import { toMarkdown } from './markup.js';
@@ -162,10 +162,9 @@ export class DiscordUi implements ChatUi {
     }
     if (p && this.live(p.ref)) {
       if (!p.resolved) await this.note(opts.replyTo!, '⏳');
-      const files: RawFile[] = [];
+      let files: RawFile[] = [];
       if (p.photo) {
-        files.push({ name: 'backgrounds.jpg', data: await readFile(p.photo.file), contentType: 'image/jpeg' });
-        body.attachments = [{ id: 0, filename: 'backgrounds.jpg' }];
+        ({ files, attachments: body.attachments } = await upload(fileAttachment(p.photo.file, galleryName(p.photo.file))));
         p.photo = undefined;
       }
       const res = await this.rest.post(Routes.webhook(p.ref.applicationId, p.ref.token), { body, files, query: new URLSearchParams({ wait: 'true' }), auth: false });
@@ -245,11 +244,11 @@ export class DiscordUi implements ChatUi {
       content: '',
       components: toComponents(v.buttons, { placeholder: selectPlaceholder(v.locale), ...(v.link ? { link: { text: botTexts(v.locale).downloadOriginal, url: v.link } } : {}) }),
       embeds: v.stats ? [statsEmbed(v.stats)] : [],
-      attachments: [{ id: 0, filename: v.fileName }],
       allowed_mentions: NO_MENTIONS,
     };
     if (!v.stats) body.content = fitContent(toMarkdown(v.caption));
-    const files: RawFile[] = [{ name: v.fileName, data: await readFile(v.file), contentType: 'video/mp4' }];
+    const { files, attachments } = await upload(fileAttachment(v.file, v.fileName));
+    body.attachments = attachments;
     try {
       await this.post(chatId, body, files, v.replyTo);
     } catch (err) {
@@ -265,9 +264,8 @@ export class DiscordUi implements ChatUi {
       p.photo = { file: photo.file, caption: photo.caption };
       return;
     }
-    const name = path.extname(photo.file).toLowerCase() === '.png' ? 'backgrounds.png' : 'backgrounds.jpg';
-    const body = { content: fitContent(toMarkdown(photo.caption)), attachments: [{ id: 0, filename: name }], allowed_mentions: NO_MENTIONS };
-    const files: RawFile[] = [{ name, data: await readFile(photo.file) }];
+    const { files, attachments } = await upload(fileAttachment(photo.file, galleryName(photo.file)));
+    const body = { content: fitContent(toMarkdown(photo.caption)), attachments, allowed_mentions: NO_MENTIONS };
     if (p) {
       // The answer to a command (/bg list): it replaces the deferred reply.
       await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { body, files, auth: false });
@@ -282,6 +280,9 @@ export class DiscordUi implements ChatUi {
     this.pending.clear();
   }
 }
+
+/** The gallery picture's name on Discord (its extension gives the content type). */
+const galleryName = (file: string) => (path.extname(file).toLowerCase() === '.png' ? 'backgrounds.png' : 'backgrounds.jpg');
 
 function messageId(res: unknown): string {
   const parsed = z.object({ id: z.string() }).passthrough().safeParse(res);
