@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BotFlow } from '../src/bots/flow.js';
 import { botLibrary, type BotLibrary } from '../src/bots/library-warmup.js';
 import { parseCallback } from '../src/bots/menu.js';
+import { plainText } from '../src/bots/rich.js';
 import { botTexts } from '../src/bots/texts.js';
 import type { DeliverJobData, Requester } from '../src/queue/jobs.js';
 import { verifyLink } from '../src/web/links.js';
@@ -101,7 +102,7 @@ describe('bot flow (in-memory ChatUi, real Redis)', () => {
     expect(job.data.options).toEqual({ scale: 2, keepCutout: false, preview: 5, exportAlpha: true, aspect: '9:16' });
     expect(job.data.requester).toMatchObject({ userId: 'ann', messageId: menuId });
     // the menu became the status message: queued, then its place as the tracker polls
-    await until('queue place shown', () => ui.messages.get(menuId)!.html.includes('第 1 位'), 10_000);
+    await until('queue place shown', () => plainText(ui.messages.get(menuId)!.text).includes('第 1 位'), 10_000);
     expect(buttonData(menuButtons(menuId), /取消/)).toMatch(/^j:/);
 
     await flow.deliver(await outcomeFor(job.id!, job.data.requester, job.data.background, { preview: { startS: 0, seconds: 1 }, exports: { webm: `${job.id}/alpha.webm`, mov: `${job.id}/alpha.mov` } }));
@@ -110,8 +111,8 @@ describe('bot flow (in-memory ChatUi, real Redis)', () => {
     const alpha = new URL(video.video.stats!.alphaLink!);
     expect(alpha.pathname).toBe(`/files/${job.id}/alpha.webm`);
     expect(verifyLink(`${job.id}/alpha.webm`, alpha.searchParams.get('exp')!, alpha.searchParams.get('sig')!, stack.service.secret)).toBe('ok');
-    expect(video.video.caption).toContain('透明抠像（WebM）');
-    expect(ui.messages.get(menuId)!.html).toContain(zh.delivered);
+    expect(plainText(video.video.caption)).toContain('透明抠像（WebM）');
+    expect(plainText(ui.messages.get(menuId)!.text)).toContain(zh.delivered);
 
     // "Render all": the same kept input and choices, the whole video, on a new status message
     await press(buttonData(video.video.buttons, /处理全片/), 'ann');

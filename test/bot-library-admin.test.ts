@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backgroundsDir } from '../src/backgrounds/library.js';
 import { generateFromChat, nameFromPrompt, validBackgroundName } from '../src/bots/library-admin.js';
+import { plainText } from '../src/bots/rich.js';
 import { botTexts } from '../src/bots/texts.js';
 import type { Config } from '../src/config/schema.js';
 import { startFakeA1111, type FakeServer } from './fakes/stable-diffusion.js';
@@ -41,15 +42,15 @@ describe('/bg generate', () => {
   });
 
   it('adds the picture under a name made from the prompt; a failing server is a failure message in the user language', async () => {
-    expect(await generateFromChat(config, 'a neon city, rain', 'en')).toBe(botTexts('en').bgAdded('a neon city rain'));
+    expect(await generateFromChat(config, 'a neon city, rain', 'en')).toEqual(botTexts('en').bgAdded('a neon city rain'));
     expect(readdirSync(backgroundsDir(config)).filter((f) => f.startsWith('a neon city rain'))).toHaveLength(1);
     expect(sd.requests.at(-1)).toMatchObject({ path: '/sdapi/v1/txt2img', body: { prompt: 'a neon city, rain' } });
     // the same prompt again: the name is taken
     const taken = await generateFromChat(config, 'a neon city, rain', 'zh');
-    expect(taken).toMatch(/^❌ .*a neon city rain/);
+    expect(plainText(taken)).toMatch(/^❌ .*a neon city rain/);
     sd.behave('fail');
     const failed = await generateFromChat(config, 'a forest', 'zh');
-    expect(failed).toMatch(/^❌ .*[\u4e00-\u9fff]/);
+    expect(plainText(failed)).toMatch(/^❌ .*[\u4e00-\u9fff]/);
     expect(readdirSync(backgroundsDir(config)).some((f) => f.startsWith('a forest'))).toBe(false);
     expect(await generateFromChat(config, '   ', 'en')).toBe(botTexts('en').bgUsage);
   });

@@ -1,4 +1,7 @@
 /** The Discord bot's pure parts: payload reading, markdown, components, the stats embed, commands. */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { autocompleteChoices, BOT_PERMISSIONS, commandDefinitions, inviteUrl } from '../src/bots/discord/commands.js';
 import type { Attachment as DjsAttachment } from 'discord.js';
@@ -12,7 +15,10 @@ import {
   videoAttachmentOf,
   type Attachment,
 } from '../src/bots/discord/parse.js';
-import { escapeMarkdown, htmlToMarkdown, selectId, statsEmbed, toComponents } from '../src/bots/discord/message-shapes.js';
+import { selectId, statsEmbed, toComponents } from '../src/bots/discord/message-shapes.js';
+import { escapeMarkdown, toMarkdown } from '../src/bots/discord/markup.js';
+import { fileAttachment, upload } from '../src/bots/discord/attachments.js';
+import { bold, code, italic, link, rich, url } from '../src/bots/rich.js';
 import { initialMenuState, menuKeyboard, encodeCallback } from '../src/bots/menu.js';
 import { sampleResult as result } from './helpers/fixtures.js';
 
@@ -59,12 +65,27 @@ describe('discord parse', () => {
 });
 
 describe('discord render', () => {
-  it('turns the flow HTML into markdown, escaping what users wrote but not links', () => {
-    expect(htmlToMarkdown('🎬 <b>my *best* &amp; _dance_.mp4</b> → rock&amp;roll &lt;live&gt;')).toBe('🎬 **my \\*best\\* & \\_dance\\_.mp4** → rock&roll \\<live\\>');
-    expect(htmlToMarkdown('Download:\nhttps://h.example/files/a_b.mp4?exp=1&amp;sig=x_y')).toBe('Download:\nhttps://h.example/files/a_b.mp4?exp=1&sig=x_y');
-    expect(htmlToMarkdown('<a href="https://x.example/?a=1&amp;b=2">here</a>')).toBe('[here](https://x.example/?a=1&b=2)');
-    expect(htmlToMarkdown('<i>i</i> <code>c</code> <unknown>t</unknown>')).toBe('*i* `c` t');
+  it('renders bot texts as markdown, escaping what users wrote but not URLs', () => {
+    expect(toMarkdown(rich('🎬 ', bold('my *best* & _dance_.mp4'), ' → rock&roll <live>'))).toBe('🎬 **my \\*best\\* & \\_dance\\_.mp4** → rock&roll \\<live\\>');
+    expect(toMarkdown(rich('Download:\n', url('https://h.example/files/a_b.mp4?exp=1&sig=x_y')))).toBe('Download:\nhttps://h.example/files/a_b.mp4?exp=1&sig=x_y');
+    expect(toMarkdown([link('here', 'https://x.example/?a=1&b=2')])).toBe('[here](https://x.example/?a=1&b=2)');
+    expect(toMarkdown(rich(italic('i'), ' ', code('c')))).toBe('*i* `c`');
     expect(escapeMarkdown('# title\n- item ~x~ |y| `z`')).toBe('\\# title\n\\- item \\~x\\~ \\|y\\| \\`z\\`');
+  });
+
+  it('builds uploads from AttachmentBuilder: files[n] and the attachments that name them', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'dl-att-'));
+    const file = path.join(dir, 'out.mp4');
+    writeFileSync(file, 'video bytes');
+    try {
+      const up = await upload(fileAttachment(file, 'my dance.mp4'));
+      expect(up.files).toHaveLength(1);
+      expect(up.files[0].name).toBe('my dance.mp4');
+      expect(Buffer.from(up.files[0].data as Buffer).toString()).toBe('video bytes');
+      expect(up.attachments).toEqual([{ id: 0, filename: 'my dance.mp4' }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('makes one string select of a menu page and buttons of the rest, within Discord limits', () => {

@@ -4,7 +4,7 @@ import { GrammyError } from 'grammy';
 import { EditThrottle } from '../src/bots/edit-throttle.js';
 import type { UiMessage } from '../src/bots/chat-ui.js';
 
-const signature = (msg: UiMessage) => msg.html;
+const signature = (msg: UiMessage) => String(msg.text);
 
 /** A throttle whose edits are recorded; `fail` makes the next edits of a text throw. */
 function recording(intervalMs: number) {
@@ -14,8 +14,8 @@ function recording(intervalMs: number) {
     intervalMs,
     signature,
     perform: async (chatId, messageId, msg) => {
-      sent.push({ chatId, messageId, text: msg.html, at: Date.now() });
-      const err = fail.get(msg.html);
+      sent.push({ chatId, messageId, text: String(msg.text), at: Date.now() });
+      const err = fail.get(String(msg.text));
       if (err) throw err;
     },
   });
@@ -25,15 +25,15 @@ function recording(intervalMs: number) {
 describe('edit throttle', () => {
   it('one edit per interval, the newest text wins, unchanged text is not sent again', async () => {
     const { throttle, sent } = recording(300);
-    const a = throttle.edit('1', '7', { html: 'a', locale: 'en' });
-    const b = throttle.edit('1', '7', { html: 'b', locale: 'en' });
+    const a = throttle.edit('1', '7', { text: 'a', locale: 'en' });
+    const b = throttle.edit('1', '7', { text: 'b', locale: 'en' });
     await a; // superseded: done once the newer text is shown
     expect(sent.map((s) => s.text)).toEqual(['b']);
-    const c = throttle.edit('1', '7', { html: 'c', locale: 'en' });
+    const c = throttle.edit('1', '7', { text: 'c', locale: 'en' });
     await Promise.all([b, c]);
     expect(sent.map((s) => s.text)).toEqual(['b', 'c']);
     expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(290);
-    await throttle.edit('1', '7', { html: 'c', locale: 'en' });
+    await throttle.edit('1', '7', { text: 'c', locale: 'en' });
     expect(sent).toHaveLength(2);
     throttle.close();
   });
@@ -41,7 +41,7 @@ describe('edit throttle', () => {
   it('each message has its own throttle', async () => {
     const { throttle, sent } = recording(5000);
     const t0 = Date.now();
-    await Promise.all([throttle.edit('1', '7', { html: 'x', locale: 'en' }), throttle.edit('1', '8', { html: 'x', locale: 'en' }), throttle.edit('2', '7', { html: 'x', locale: 'en' })]);
+    await Promise.all([throttle.edit('1', '7', { text: 'x', locale: 'en' }), throttle.edit('1', '8', { text: 'x', locale: 'en' }), throttle.edit('2', '7', { text: 'x', locale: 'en' })]);
     expect(sent.map((s) => `${s.chatId}:${s.messageId}`).sort()).toEqual(['1:7', '1:8', '2:7']);
     expect(Date.now() - t0).toBeLessThan(4000);
     throttle.close();
@@ -49,10 +49,10 @@ describe('edit throttle', () => {
 
   it('a message just sent shows its text: the same text is not edited in, another is', async () => {
     const { throttle, sent } = recording(50);
-    throttle.sent('1', '7', { html: 'start', locale: 'en' });
-    await throttle.edit('1', '7', { html: 'start', locale: 'en' });
+    throttle.sent('1', '7', { text: 'start', locale: 'en' });
+    await throttle.edit('1', '7', { text: 'start', locale: 'en' });
     expect(sent).toHaveLength(0);
-    await throttle.edit('1', '7', { html: 'next', locale: 'en' });
+    await throttle.edit('1', '7', { text: 'next', locale: 'en' });
     expect(sent.map((s) => s.text)).toEqual(['next']);
     throttle.close();
   });
@@ -61,12 +61,12 @@ describe('edit throttle', () => {
     const { throttle, sent, fail } = recording(100);
     const boom = new Error('refused');
     fail.set('bad', boom);
-    const first = throttle.edit('1', '7', { html: 'older', locale: 'en' });
-    const second = throttle.edit('1', '7', { html: 'bad', locale: 'en' });
+    const first = throttle.edit('1', '7', { text: 'older', locale: 'en' });
+    const second = throttle.edit('1', '7', { text: 'bad', locale: 'en' });
     await expect(first).rejects.toBe(boom);
     await expect(second).rejects.toBe(boom);
     fail.delete('bad');
-    await throttle.edit('1', '7', { html: 'bad', locale: 'en' });
+    await throttle.edit('1', '7', { text: 'bad', locale: 'en' });
     expect(sent.map((s) => s.text)).toEqual(['bad', 'bad']);
     expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(90);
     throttle.close();
@@ -74,9 +74,9 @@ describe('edit throttle', () => {
 
   it('going back to the shown text before a waiting edit\'s turn sends nothing', async () => {
     const { throttle, sent } = recording(200);
-    await throttle.edit('1', '7', { html: 'a', locale: 'en' });
-    const b = throttle.edit('1', '7', { html: 'b', locale: 'en' });
-    const a = throttle.edit('1', '7', { html: 'a', locale: 'en' });
+    await throttle.edit('1', '7', { text: 'a', locale: 'en' });
+    const b = throttle.edit('1', '7', { text: 'b', locale: 'en' });
+    const a = throttle.edit('1', '7', { text: 'a', locale: 'en' });
     await Promise.all([a, b]);
     // 'a' superseded 'b' before its turn and is what the message shows: nothing more to send
     expect(sent.map((s) => s.text)).toEqual(['a']);
@@ -85,8 +85,8 @@ describe('edit throttle', () => {
 
   it('close rejects waiting edits and sends nothing more', async () => {
     const { throttle, sent } = recording(10_000);
-    await throttle.edit('1', '7', { html: 'a', locale: 'en' });
-    const waiting = throttle.edit('1', '7', { html: 'b', locale: 'en' });
+    await throttle.edit('1', '7', { text: 'a', locale: 'en' });
+    const waiting = throttle.edit('1', '7', { text: 'b', locale: 'en' });
     throttle.close();
     await expect(waiting).rejects.toThrow('bot stopped');
     await new Promise((r) => setTimeout(r, 50));
@@ -95,11 +95,11 @@ describe('edit throttle', () => {
 
   it('past 2000 messages, idle ones are forgotten and recently edited ones kept', async () => {
     const { throttle, sent } = recording(0);
-    for (let i = 0; i < 2001; i++) throttle.sent('1', String(i), { html: 'x', locale: 'en' });
-    await throttle.edit('1', '0', { html: 'edited', locale: 'en' });
-    throttle.sent('1', 'new', { html: 'x', locale: 'en' }); // prunes
-    await throttle.edit('1', '0', { html: 'edited', locale: 'en' }); // still known as shown
-    await throttle.edit('1', '1', { html: 'x', locale: 'en' }); // forgotten: sent again
+    for (let i = 0; i < 2001; i++) throttle.sent('1', String(i), { text: 'x', locale: 'en' });
+    await throttle.edit('1', '0', { text: 'edited', locale: 'en' });
+    throttle.sent('1', 'new', { text: 'x', locale: 'en' }); // prunes
+    await throttle.edit('1', '0', { text: 'edited', locale: 'en' }); // still known as shown
+    await throttle.edit('1', '1', { text: 'x', locale: 'en' }); // forgotten: sent again
     expect(sent.map((s) => `${s.messageId}:${s.text}`)).toEqual(['0:edited', '1:x']);
     throttle.close();
   });
@@ -118,16 +118,16 @@ describe('telegram status message edits', () => {
       },
     };
     const ui = new TelegramUi(api as never, 300, logger);
-    const id = await ui.send('1', { html: 'start', locale: 'en' });
-    await ui.send('1', { html: 'other', locale: 'en' }); // another message has its own throttle
-    const a = ui.edit('1', id, { html: 'a', locale: 'en' });
-    const b = ui.edit('1', id, { html: 'b', locale: 'en' });
+    const id = await ui.send('1', { text: 'start', locale: 'en' });
+    await ui.send('1', { text: 'other', locale: 'en' }); // another message has its own throttle
+    const a = ui.edit('1', id, { text: 'a', locale: 'en' });
+    const b = ui.edit('1', id, { text: 'b', locale: 'en' });
     await a;
-    const c = ui.edit('1', id, { html: 'c', locale: 'en' });
+    const c = ui.edit('1', id, { text: 'c', locale: 'en' });
     await Promise.all([b, c]);
     expect(sent.map((s) => s.text)).toEqual(['b', 'c']); // 'a' was superseded before its turn
     expect(sent[1].at - sent[0].at).toBeGreaterThanOrEqual(290);
-    await ui.edit('1', id, { html: 'c', locale: 'en' });
+    await ui.edit('1', id, { text: 'c', locale: 'en' });
     expect(sent).toHaveLength(2);
     ui.close();
   });
@@ -146,10 +146,10 @@ describe('telegram status message edits', () => {
       },
     };
     const ui = new TelegramUi(api as never, 0, logger);
-    await ui.edit('1', '7', { html: 'same', locale: 'en' });
-    await ui.edit('1', '7', { html: 'same', locale: 'en' });
+    await ui.edit('1', '7', { text: 'same', locale: 'en' });
+    await ui.edit('1', '7', { text: 'same', locale: 'en' });
     expect(calls).toEqual(['same']);
-    await expect(ui.edit('1', '7', { html: 'gone', locale: 'en' })).rejects.toThrow(/not found/);
+    await expect(ui.edit('1', '7', { text: 'gone', locale: 'en' })).rejects.toThrow(/not found/);
     ui.close();
   });
 });

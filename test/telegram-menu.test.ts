@@ -11,7 +11,10 @@ import {
   type Callback,
   type MenuBackground,
 } from '../src/bots/menu.js';
-import { escapeHtml, statsCaption, statusLine, visibleLength, CAPTION_MAX } from '../src/bots/texts.js';
+import { statsCaption as statsRich, statusLine, visibleLength, CAPTION_MAX } from '../src/bots/texts.js';
+import { escapeHtml, toHtml } from '../src/bots/telegram/markup.js';
+
+const statsCaption = (p: Parameters<typeof statsRich>[0]) => toHtml(statsRich(p));
 import type { Context } from 'grammy';
 import { findMedia, isAdminStatus, overDownloadLimit } from '../src/bots/telegram/parse.js';
 import { updateOrderKey } from '../src/bots/telegram/bot.js';
@@ -173,7 +176,7 @@ describe('texts', () => {
     expect(caption).not.toContain('.onnx');
     // no tag but the ones we wrote
     expect(caption.replace(/<\/?b>/g, '')).not.toMatch(/[<>]/);
-    const long = statsCaption({ name: 'x'.repeat(5000), background: 'y'.repeat(5000), result, locale: 'zh' });
+    const long = statsRich({ name: 'x'.repeat(5000), background: 'y'.repeat(5000), result, locale: 'zh' });
     expect(visibleLength(long)).toBeLessThanOrEqual(CAPTION_MAX);
   });
 

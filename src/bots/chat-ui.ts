@@ -5,17 +5,18 @@
 import type { Locale } from '../i18n/messages.js';
 import type { JobResult, Requester } from '../queue/jobs.js';
 import type { Button } from './menu.js';
+import type { Rich } from './rich.js';
 
 export interface UiMessage {
-  /** HTML (Telegram parse_mode HTML); Discord renders it as markdown. */
-  html: string;
+  /** Platform-neutral (rich.ts): Telegram renders it as HTML, Discord as markdown. */
+  text: Rich;
   /** The language the message is in (Discord's select placeholder, link labels). */
   locale: Locale;
   /** Inline buttons; an empty array removes them. */
   buttons?: Button[][];
   /** A result's timing, for platforms that show it apart from the text (Discord: an embed). */
   stats?: StatsInfo;
-  /** A link button (Discord); platforms without one rely on the link written in `html`. */
+  /** A link button (Discord); platforms without one rely on the link written in `text`. */
   link?: { text: string; url: string };
 }
 
@@ -38,7 +39,7 @@ export interface VideoMessage {
   height: number;
   durationS: number;
   thumbnail?: string;
-  caption: string;
+  caption: Rich;
   locale: Locale;
   replyTo?: string;
   buttons?: Button[][];
@@ -49,7 +50,7 @@ export interface VideoMessage {
 
 export interface PhotoMessage {
   file: string;
-  caption: string;
+  caption: Rich;
   locale: Locale;
   replyTo?: string;
 }

@@ -13,7 +13,8 @@ import { makeLink, publicBaseUrl } from '../web/links.js';
 import { UploadTooLargeError, type StatsInfo } from './chat-ui.js';
 import type { FlowDeps } from './flow-deps.js';
 import { encodeCallback, type Button } from './menu.js';
-import { botTexts, escapeHtml, reasonText, statsCaption } from './texts.js';
+import { link as linkTo, lines, rich, type Rich } from './rich.js';
+import { botTexts, reasonText, statsCaption } from './texts.js';
 
 /** "dance.mov" → "dance.enhanced.mp4" (a name for the user's download, never a path here). */
 export function outputName(inputName: string): string {
@@ -42,20 +43,20 @@ export async function deliver(d: FlowDeps, data: DeliverJobData): Promise<void> 
   const t = botTexts(locale);
   const log = d.log.child({ jobId: data.jobId });
   const head = t.statusHead({ name: data.inputName, background: backgroundLabel(data.background, locale) });
-  const final = async (html: string) => {
+  const final = async (text: Rich) => {
     if (requester.messageId) {
       // A status message the user deleted (or too old to edit): say it in a new message instead.
-      const edited = await ui.edit(requester.chatId, requester.messageId, { html, locale, buttons: [] }).then(
+      const edited = await ui.edit(requester.chatId, requester.messageId, { text, locale, buttons: [] }).then(
         () => true,
         (err: unknown) => (log.warn({ err }, 'final status edit failed: sending a new message'), false),
       );
       if (edited) return;
     }
-    await ui.send(requester.chatId, { html, locale });
+    await ui.send(requester.chatId, { text, locale });
   };
   if (!data.outcome.ok) {
     log.info({ code: data.outcome.error.code }, 'delivering failure');
-    await final(`${head}\n${t.failed(reasonText(data.outcome.error, locale))}`);
+    await final(lines(head, t.failed(reasonText(data.outcome.error, locale))));
     return;
   }
   const { result, link } = data.outcome;
@@ -73,11 +74,11 @@ export async function deliver(d: FlowDeps, data: DeliverJobData): Promise<void> 
     const again = buttons.length > 0 ? { buttons } : {};
     const linkOnly = async () => {
       if (opts.linkWithStats) {
-        await ui.send(requester.chatId, { html: linkText, locale, stats, link: { text: t.downloadOriginal, url: link }, ...again }, { replyTo: requester.messageId });
+        await ui.send(requester.chatId, { text: linkText, locale, stats, link: { text: t.downloadOriginal, url: link }, ...again }, { replyTo: requester.messageId });
         return;
       }
-      const lines = [linkText, ...(stats.delivery ? [escapeHtml(stats.delivery)] : []), ...(alphaLink ? [t.alphaLink(alphaLink)] : [])];
-      await ui.send(requester.chatId, { html: lines.join('\n'), locale, ...again }, { replyTo: requester.messageId });
+      const text = lines(linkText, ...(stats.delivery ? [stats.delivery] : []), ...(alphaLink ? [t.alphaLink(alphaLink)] : []));
+      await ui.send(requester.chatId, { text, locale, ...again }, { replyTo: requester.messageId });
     };
     // As it is, a copy re-encoded to fit this place's limit, or the link alone (src/media/fit.ts).
     const prepared = await prepareDeliveryFor(service.config, file, uploadLimit, { onFitError: (err) => log.warn({ err }, 'fitting to the upload limit failed: link only') });
@@ -101,7 +102,7 @@ export async function deliver(d: FlowDeps, data: DeliverJobData): Promise<void> 
             height: prepared.height,
             durationS: prepared.durationS,
             thumbnail,
-            caption: statsCaption(stats) + (fitted ? `\n<a href="${escapeHtml(link)}">${escapeHtml(t.downloadOriginal)}</a>` : ''),
+            caption: fitted ? lines(statsCaption(stats), rich(linkTo(t.downloadOriginal, link))) : statsCaption(stats),
             replyTo: requester.messageId,
           });
         } catch (err) {
@@ -119,5 +120,5 @@ export async function deliver(d: FlowDeps, data: DeliverJobData): Promise<void> 
     await d.store.markSent(data.jobId);
     log.info('delivered');
   }
-  await final(`${head}\n${t.delivered}`);
+  await final(lines(head, t.delivered));
 }

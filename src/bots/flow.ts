@@ -20,6 +20,7 @@ import type { Callback } from './menu.js';
 import { MenuFlow } from './menu-flow.js';
 import { ProgressTracker } from './progress.js';
 import { incomingPath, precheck, sweepOld } from './request-checks.js';
+import type { Rich } from './rich.js';
 import { BotStore } from './sessions.js';
 
 export type { ChatUi, MenuPreset, PressResult, Presser, StatsInfo, UiMessage, VideoMessage } from './chat-ui.js';
@@ -79,26 +80,26 @@ export class BotFlow {
   cancelAll(requester: Requester): Promise<string> {
     return jobs.cancelAll(this.service, requester);
   }
-  queueText(requester: Requester): Promise<string> {
+  queueText(requester: Requester): Promise<Rich> {
     return jobs.queueText(this.service, requester);
   }
   statsText(locale: Locale): Promise<string> {
     return jobs.statsText(this.service, this.opts.platform, locale);
   }
-  queueOverview(locale: Locale): Promise<string> {
+  queueOverview(locale: Locale): Promise<Rich> {
     return jobs.queueOverview(this.service, locale);
   }
 
   sendGallery(chatId: string, locale: Locale, replyTo?: string): Promise<void> {
     return library.sendGallery(this.opts.ui, this.opts.library, chatId, locale, replyTo);
   }
-  addBackground(file: string, name: string, locale: Locale): Promise<string> {
+  addBackground(file: string, name: string, locale: Locale): Promise<Rich> {
     return library.addBackground(this.service.config, file, name, locale);
   }
-  removeBackground(name: string, locale: Locale): Promise<string> {
+  removeBackground(name: string, locale: Locale): Promise<Rich> {
     return library.removeBackground(this.service.config, name, locale);
   }
-  generateBackground(prompt: string, locale: Locale): Promise<string> {
+  generateBackground(prompt: string, locale: Locale): Promise<Rich> {
     return library.generateFromChat(this.service.config, prompt, locale);
   }
 

@@ -11,6 +11,7 @@ import type { Service } from '../service/context.js';
 import type { PressResult, Presser } from './chat-ui.js';
 import type { FlowDeps } from './flow-deps.js';
 import { progressOf } from './progress.js';
+import { lines as onLines, type Rich } from './rich.js';
 import { botTexts, statusLine } from './texts.js';
 
 /** Whether a job has ended (or is gone). */
@@ -46,10 +47,10 @@ export async function cancelAll(service: Service, requester: Requester): Promise
 }
 
 /** /queue: the user's jobs with their state and place. */
-export async function queueText(service: Service, requester: Requester): Promise<string> {
+export async function queueText(service: Service, requester: Requester): Promise<Rich> {
   const t = botTexts(requester.locale);
   const ids = await inFlightJobs(service.redis, service.config.queue.prefix, requester);
-  const lines: string[] = [];
+  const lines: Rich[] = [];
   for (const id of ids) {
     const job = await service.queues.enhance.getJob(id);
     if (!job) continue;
@@ -59,7 +60,7 @@ export async function queueText(service: Service, requester: Requester): Promise
     else if (state === 'active') lines.push(t.queueLine({ name, state: statusLine(progressOf(state, job.progress, undefined), requester.locale) }));
     else if (state !== 'completed' && state !== 'failed') lines.push(t.queueLine({ name, state }));
   }
-  return lines.length === 0 ? t.queueEmpty : lines.join('\n');
+  return lines.length === 0 ? t.queueEmpty : onLines(...lines);
 }
 
 /** /stats: the queues at a glance. */
@@ -72,7 +73,7 @@ export async function statsText(service: Service, platform: Requester['platform'
 }
 
 /** /queue for a platform's admins: every job waiting or running, in queue order. */
-export async function queueOverview(service: Service, locale: Locale): Promise<string> {
+export async function queueOverview(service: Service, locale: Locale): Promise<Rich> {
   const queue = service.queues.enhance;
   const active = (await queue.getJobs(['active'], 0, 50, true)).filter(Boolean);
   const waiting = (await queue.getJobs(['waiting', 'prioritized'], 0, 50, true)).filter(Boolean);

@@ -11,7 +11,7 @@ import type { Config } from '../config/schema.js';
 import { backgroundLabel, type Locale } from '../i18n/messages.js';
 import type { ChatUi } from './chat-ui.js';
 import type { BotLibrary } from './library-warmup.js';
-import { botTexts, reasonText } from './texts.js';
+import { botTexts, reasonText, type Rich } from './texts.js';
 
 /** A library name: letters (any script), digits, spaces, _ and -, 1-40 characters; never a path. */
 export { validBackgroundName };
@@ -45,7 +45,7 @@ export async function sendMenuGallery(ui: ChatUi, library: BotLibrary, chatId: s
  * /bg add NAME: a picture or video becomes a library background. ffprobe decides what it is (the
  * library's own probe, first frame decoded); the name is checked so it cannot be a path.
  */
-export async function addBackground(config: Config, file: string, name: string, locale: Locale): Promise<string> {
+export async function addBackground(config: Config, file: string, name: string, locale: Locale): Promise<Rich> {
   const t = botTexts(locale);
   try {
     if (!validBackgroundName(name)) return t.bgBadName;
@@ -65,7 +65,7 @@ export async function addBackground(config: Config, file: string, name: string, 
 }
 
 /** /bg remove NAME: the library file of that name goes (a removed default stays removed). */
-export async function removeBackground(config: Config, name: string, locale: Locale): Promise<string> {
+export async function removeBackground(config: Config, name: string, locale: Locale): Promise<Rich> {
   const t = botTexts(locale);
   const bgDir = backgroundsDir(config);
   const hit = (await listBackgrounds(bgDir)).find((b) => b.name.toLowerCase() === name.trim().toLowerCase());
@@ -90,7 +90,7 @@ export function nameFromPrompt(prompt: string): string {
  * /bg generate PROMPT (owners): a picture from the Stable Diffusion server of config
  * backgrounds.generator becomes a library background (and its looping twin), named after the prompt.
  */
-export async function generateFromChat(config: Config, prompt: string, locale: Locale, signal?: AbortSignal): Promise<string> {
+export async function generateFromChat(config: Config, prompt: string, locale: Locale, signal?: AbortSignal): Promise<Rich> {
   const t = botTexts(locale);
   if (!prompt.trim()) return t.bgUsage;
   try {

@@ -17,6 +17,7 @@ import type { ProgressTracker } from './progress.js';
 import { checkVideo } from './request-checks.js';
 import type { Session } from './sessions.js';
 import { keptFor, renderAll, submitTracked } from './submit.js';
+import { lines } from './rich.js';
 import { botTexts, reasonText, statusLine } from './texts.js';
 
 export class MenuFlow {
@@ -41,7 +42,7 @@ export class MenuFlow {
     } catch (err) {
       await rm(req.file, { force: true });
       log.info({ err: (err as Error).message }, 'input refused');
-      await ui.send(requester.chatId, { html: t.failed(reasonText(err, locale)), locale }, { replyTo: req.replyTo, private: true });
+      await ui.send(requester.chatId, { text: t.failed(reasonText(err, locale)), locale }, { replyTo: req.replyTo, private: true });
       return;
     }
     // Made at start-up; a request that came sooner waits for that run here, after its acknowledgement.
@@ -71,8 +72,8 @@ export class MenuFlow {
       if (preset.mattingModel === 'mobilenetv3' || preset.mattingModel === 'resnet50') session.state.mattingModel = preset.mattingModel;
       // Everything was chosen with the command: no menu, straight to the queue.
       if (picked >= 0 && preset.start) {
-        const html = `${t.statusHead({ name: req.name, background: backgroundLabel(names[picked], locale) })}\n${statusLine(null, locale)}`;
-        session.menuMessageId = await ui.send(requester.chatId, { html, locale }, { replyTo: req.replyTo });
+        const text = lines(t.statusHead({ name: req.name, background: backgroundLabel(names[picked], locale) }), statusLine(null, locale));
+        session.menuMessageId = await ui.send(requester.chatId, { text, locale }, { replyTo: req.replyTo });
         await this.d.store.saveSession(session);
         log.info({ session: session.id, name: req.name }, 'submitting without a menu');
         await this.d.store.serialise(session.id, () => this.start(session));
@@ -93,10 +94,10 @@ export class MenuFlow {
     const background = bg === undefined ? null : backgroundLabel(bg, locale);
     const { config } = this.d.service;
     if (s.mode === 'recompose') {
-      return { html: t.recomposeMenu({ name: s.name, background }), locale, buttons: menuKeyboard(s.id, s.state, bgs, locale, this.d.opts.menuPageSize, false) };
+      return { text: t.recomposeMenu({ name: s.name, background }), locale, buttons: menuKeyboard(s.id, s.state, bgs, locale, this.d.opts.menuPageSize, false) };
     }
     return {
-      html: t.menu({ name: s.name, ...s.info, background, upscaleOnly: s.state.upscaleOnly }),
+      text: t.menu({ name: s.name, ...s.info, background, upscaleOnly: s.state.upscaleOnly }),
       locale,
       buttons: menuKeyboard(s.id, s.state, bgs, locale, this.d.opts.menuPageSize, true, {
         model: config.upscale.model,
@@ -127,7 +128,7 @@ export class MenuFlow {
         s.closed = true;
         await store.saveSession(s);
         if (s.file) await rm(s.file, { force: true });
-        await ui.edit(s.requester.chatId, s.menuMessageId, { html: t.menuCancelled, locale: s.requester.locale, buttons: [] });
+        await ui.edit(s.requester.chatId, s.menuMessageId, { text: t.menuCancelled, locale: s.requester.locale, buttons: [] });
         return { text: t.menuCancelled };
       }
       if (action.kind === 'start') return this.start(s);
@@ -155,7 +156,7 @@ export class MenuFlow {
       s.closed = true;
       await store.saveSession(s);
       const gone = s.mode === 'recompose' ? t.cutoutGone : t.menuExpired;
-      await ui.edit(s.requester.chatId, s.menuMessageId, { html: gone, locale, buttons: [] });
+      await ui.edit(s.requester.chatId, s.menuMessageId, { text: gone, locale, buttons: [] });
       return { text: gone, alert: true };
     }
     const background = s.state.upscaleOnly || s.state.background === null ? service.config.backgrounds.default : s.backgrounds[s.state.background];
@@ -173,7 +174,7 @@ export class MenuFlow {
       if (!kept) await rm(s.file, { force: true });
       this.d.log.info({ session: s.id, err: (err as Error).message }, 'submit refused');
       const reason = reasonText(err, locale);
-      await ui.edit(s.requester.chatId, s.menuMessageId, { html: t.failed(reason), locale, buttons: [] });
+      await ui.edit(s.requester.chatId, s.menuMessageId, { text: t.failed(reason), locale, buttons: [] });
       return { text: reason.slice(0, 190), alert: true };
     }
   }

@@ -8,13 +8,14 @@ import { progressSchema, requesterSchema, type JobProgress } from '../queue/jobs
 import { queuePosition } from '../queue/queues.js';
 import type { FlowDeps } from './flow-deps.js';
 import { encodeCallback, type Button } from './menu.js';
+import type { Rich } from './rich.js';
 import { botTexts } from './texts.js';
 
 export interface TrackedWhere {
   chatId: string;
   messageId: string;
   locale: Locale;
-  head: string;
+  head: Rich;
 }
 
 interface Tracked extends TrackedWhere {
@@ -59,7 +60,7 @@ export class ProgressTracker {
         if (entry.stopped) return;
         const t = botTexts(entry.locale);
         // Not awaited: a throttled edit must not hold up the next poll.
-        ui.edit(entry.chatId, entry.messageId, { html: t.status(progress, entry.head), locale: entry.locale, buttons: jobButtons(jobId, entry.locale) }).catch((err: unknown) =>
+        ui.edit(entry.chatId, entry.messageId, { text: t.status(progress, entry.head), locale: entry.locale, buttons: jobButtons(jobId, entry.locale) }).catch((err: unknown) =>
           log.warn({ jobId, err }, 'status edit failed'),
         );
       } catch (err) {

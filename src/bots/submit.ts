@@ -16,6 +16,7 @@ import type { PressResult, Presser } from './chat-ui.js';
 import { keptDirOf, type FlowDeps } from './flow-deps.js';
 import { jobButtons, type ProgressTracker } from './progress.js';
 import type { KeptJob } from './sessions.js';
+import { lines, type Rich } from './rich.js';
 import { botTexts, reasonText, statusLine } from './texts.js';
 import { backgroundLabel, type Locale } from '../i18n/messages.js';
 
@@ -29,7 +30,7 @@ export interface Submission {
   background: string;
   options: Partial<EnhanceOptions>;
   /** The status message's first line. */
-  head: string;
+  head: Rich;
   /** The bot's probe of `file`, so the producer does not probe it again. */
   probe?: VideoInfo;
 }
@@ -78,7 +79,7 @@ export async function submitTracked(d: FlowDeps, tracker: ProgressTracker, sub: 
   const { locale, chatId, messageId } = sub.requester;
   d.log.info({ jobId, chatId, options: sub.options }, 'job submitted');
   const progress: JobProgress = { stage: 'queued', percent: 0, fps: 0, etaS: null, ...(position ? { position } : {}) };
-  await d.ui.edit(chatId, messageId, { html: botTexts(locale).status(progress, sub.head), locale, buttons: jobButtons(jobId, locale) });
+  await d.ui.edit(chatId, messageId, { text: botTexts(locale).status(progress, sub.head), locale, buttons: jobButtons(jobId, locale) });
   tracker.track(jobId, { chatId, messageId, locale, head: sub.head });
   return jobId;
 }
@@ -100,7 +101,7 @@ export async function renderAll(d: FlowDeps, tracker: ProgressTracker, jobId: st
   const rl = record.requester.locale;
   const t = botTexts(rl);
   const head = t.statusHead({ name: record.name, background: backgroundLabel(record.background, rl) });
-  const messageId = await d.ui.send(record.requester.chatId, { html: `${head}\n${statusLine(null, rl)}`, locale: rl });
+  const messageId = await d.ui.send(record.requester.chatId, { text: lines(head, statusLine(null, rl)), locale: rl });
   const { preview: _preview, ...options } = record.options;
   try {
     await submitTracked(d, tracker, { file: record.keptInput, move: false, name: record.name, requester: { ...record.requester, messageId }, background: record.background, options, head });
@@ -108,7 +109,7 @@ export async function renderAll(d: FlowDeps, tracker: ProgressTracker, jobId: st
   } catch (err) {
     d.log.info({ jobId, err: (err as Error).message }, 'render all refused');
     const reason = reasonText(err, rl);
-    await d.ui.edit(record.requester.chatId, messageId, { html: t.failed(reason), locale: rl, buttons: [] });
+    await d.ui.edit(record.requester.chatId, messageId, { text: t.failed(reason), locale: rl, buttons: [] });
     return { text: reason.slice(0, 190), alert: true };
   }
 }

@@ -1,14 +1,11 @@
 /**
- * Pure: the small pieces every bot text is made of — HTML escaping for Telegram's parse_mode HTML,
- * short names, numbers, the status line and the gallery caption. No wording of whole messages here
- * (texts-en.ts, texts-zh.ts).
+ * Pure: the small pieces every bot text is made of — short names, numbers, the status line and the
+ * gallery caption. No wording of whole messages here (texts-en.ts, texts-zh.ts), and no platform's
+ * markup (rich.ts).
  */
 import type { Locale } from '../i18n/messages.js';
 import type { JobProgress } from '../queue/jobs.js';
-
-export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
-}
+import { plainText, type Rich } from './rich.js';
 
 /** A user's name for a file, made safe to show: one line, at most `max` characters. */
 export function shortName(name: string, max = 60): string {
@@ -18,7 +15,7 @@ export function shortName(name: string, max = 60): string {
 
 export const num = (n: number, digits: number) => (Number.isFinite(n) ? n.toFixed(digits) : '–');
 
-/** Telegram's caption limit (characters after entity parsing). */
+/** Telegram's caption limit (visible characters, markup not counted). */
 export const CAPTION_MAX = 1024;
 
 /** Numbered labels, cut to fit a caption. */
@@ -31,7 +28,7 @@ export function galleryCaption(head: string, labels: string[], tail: string): st
       lines.push('…');
       break;
     }
-    lines.push(escapeHtml(line));
+    lines.push(line);
     used += line.length + 1;
   }
   return [head, ...lines, tail].join('\n');
@@ -61,9 +58,7 @@ export function statusLine(p: JobProgress | null, locale: Locale): string {
   }
 }
 
-/** "ffmpeg lanczos / cpu", device names without the model file in brackets. */
-
-/** Visible length of an HTML text as Telegram counts it (tags removed, entities one character). */
-export function visibleLength(html: string): number {
-  return html.replace(/<[^>]*>/g, '').replace(/&(amp|lt|gt|quot);/g, '_').length;
+/** Visible length of a text as a platform counts it for a caption (markup not counted). */
+export function visibleLength(text: Rich): number {
+  return plainText(text).length;
 }

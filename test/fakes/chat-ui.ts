@@ -7,6 +7,7 @@ import { copyFileSync } from 'node:fs';
 import type { ChatUi, PhotoMessage, UiMessage, VideoMessage } from '../../src/bots/chat-ui.js';
 import { UploadTooLargeError } from '../../src/bots/chat-ui.js';
 import type { Button } from '../../src/bots/menu.js';
+import { plainText } from '../../src/bots/rich.js';
 
 export type UiEvent =
   | { kind: 'send'; chatId: string; id: string; msg: UiMessage; replyTo?: string; private?: boolean }
@@ -56,7 +57,7 @@ export class FakeChatUi implements ChatUi {
 
   /** The last message sent (not edited) whose text matches. */
   sent(re: RegExp): Extract<UiEvent, { kind: 'send' }> | undefined {
-    return this.events.filter((e): e is Extract<UiEvent, { kind: 'send' }> => e.kind === 'send' && re.test(e.msg.html)).at(-1);
+    return this.events.filter((e): e is Extract<UiEvent, { kind: 'send' }> => e.kind === 'send' && re.test(plainText(e.msg.text))).at(-1);
   }
 
   videos(): Array<Extract<UiEvent, { kind: 'video' }>> {

@@ -29,10 +29,11 @@ import type { BotFlow } from '../flow.js';
 import type { MenuPreset } from '../chat-ui.js';
 import type { BotLibrary } from '../library-warmup.js';
 import { parseCallback } from '../menu.js';
-import { botTexts, escapeHtml, reasonText } from '../texts.js';
+import { botTexts, reasonText, type Rich } from '../texts.js';
 import { autocompleteChoices, ENHANCE_MESSAGE_COMMAND } from './commands.js';
 import { attachmentOf, checkAttachment, discordLocale, MB, scaleChoice, uploadLimitOf, videoAttachmentOf, type Attachment } from './parse.js';
-import { fitContent, htmlToMarkdown } from './message-shapes.js';
+import { fitContent } from './message-shapes.js';
+import { toMarkdown } from './markup.js';
 import type { DiscordUi, InteractionRef } from './ui.js';
 
 export interface InteractionDeps {
@@ -52,7 +53,7 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
   const capBytes = dc.uploadLimitMb * MB;
   const downloadLimit = dc.downloadLimitMb * MB;
 
-  const reply = (i: RepliableInteraction, html: string) => i.reply({ content: fitContent(htmlToMarkdown(html)), flags: EPHEMERAL, allowedMentions: NO_MENTIONS });
+  const reply = (i: RepliableInteraction, text: Rich) => i.reply({ content: fitContent(toMarkdown(text)), flags: EPHEMERAL, allowedMentions: NO_MENTIONS });
   const refOf = (i: RepliableInteraction): InteractionRef => ({ applicationId: i.applicationId, token: i.token, expiresAt: Date.now() + dc.tokenLifetimeS * 1000, channelId: i.channelId ?? '' });
   const canManage = (i: RepliableInteraction) => i.memberPermissions?.has(PermissionFlagsBits.ManageGuild) ?? false;
 
@@ -76,8 +77,8 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
     if (!attachment) return void (await reply(i, t.failed(reasonText({ code: 'NOT_A_VIDEO' }, locale))));
     const check = checkAttachment(attachment, downloadLimit);
     if (!check.ok) {
-      const html = check.reason === 'not-video' ? t.failed(reasonText({ code: 'NOT_A_VIDEO' }, locale)) : t.failed(t.attachmentTooBig({ sizeMb: check.sizeMb, limitMb: dc.downloadLimitMb }));
-      return void (await reply(i, html));
+      const text = check.reason === 'not-video' ? t.failed(reasonText({ code: 'NOT_A_VIDEO' }, locale)) : t.failed(t.attachmentTooBig({ sizeMb: check.sizeMb, limitMb: dc.downloadLimitMb }));
+      return void (await reply(i, text));
     }
     // Ephemeral while checking and downloading: a refusal found now stays between the bot and the user.
     await i.deferReply({ flags: EPHEMERAL });
@@ -191,7 +192,7 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
       log.error({ err, customId: i.customId, interaction: i.id }, 'button failed');
       return { text: reasonText(err, locale).slice(0, 190), alert: true };
     });
-    if (result.text) await ui.ephemeral(ref, escapeHtml(result.text));
+    if (result.text) await ui.ephemeral(ref, result.text);
   }
 
   async function autocomplete(i: AutocompleteInteraction, locale: Locale): Promise<void> {
@@ -217,7 +218,7 @@ export function interactionHandler(d: InteractionDeps): (i: Interaction) => Prom
       ilog.error({ err }, 'discord interaction failed');
       if (!i.isRepliable()) return;
       // The user hears of it: a follow-up once acknowledged, else the answer itself.
-      const content = fitContent(htmlToMarkdown(botTexts(locale).failed(reasonText(err, locale))));
+      const content = fitContent(toMarkdown(botTexts(locale).failed(reasonText(err, locale))));
       const answer = i.deferred || i.replied ? i.followUp({ content, flags: EPHEMERAL, allowedMentions: NO_MENTIONS }) : i.reply({ content, flags: EPHEMERAL, allowedMentions: NO_MENTIONS });
       await answer.catch((e: unknown) => ilog.warn({ err: e }, 'could not tell the user'));
     }

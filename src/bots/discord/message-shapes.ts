@@ -1,6 +1,5 @@
 /**
- * Pure: the flow's messages in Discord's shapes. The flow speaks a small HTML subset (<b>, <i>,
- * <code>, <a href>, and &amp; &lt; &gt; &quot;) for Telegram; Discord wants markdown. Its button rows
+ * Pure: the flow's messages in Discord's shapes (its texts become markdown in markup.ts). Its button rows
  * become message components: the background buttons of a menu become one string select (a phone
  * shows 25 names in a select where 25 buttons would not even fit: 5 rows of 5 at most), the rest
  * stay buttons; a delivered result's timing becomes an embed.
@@ -19,6 +18,7 @@ import { backgroundLabel, TEXTS, type Locale } from '../../i18n/messages.js';
 import type { StatsInfo } from '../chat-ui.js';
 import { parseCallback, type Button } from '../menu.js';
 import { shortName } from '../texts.js';
+import { escapeMarkdown } from './markup.js';
 
 /** Discord's limits, as documented. */
 export const LIMITS = {
@@ -37,50 +37,6 @@ export const LIMITS = {
   fieldValue: 1024,
 } as const;
 
-
-const unescapeEntities = (s: string) => s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
-
-/**
- * Markdown characters in user text are escaped with a backslash (Discord renders `\*` as `*`), except
- * inside URLs, which must stay clickable as written.
- */
-export function escapeMarkdown(text: string): string {
-  return text
-    .split(/(https?:\/\/\S+)/)
-    .map((part, i) => (i % 2 === 1 ? part : part.replace(/([\\*_~`|[\]<>])/g, '\\$1').replace(/^([#-])/gm, '\\$1')))
-    .join('');
-}
-
-/** The flow's HTML → Discord markdown. Unknown tags are dropped, their text kept. */
-export function htmlToMarkdown(html: string): string {
-  let out = '';
-  const re = /<(\/?)([a-z]+)([^>]*)>|([^<]+)/gi;
-  const links: string[] = [];
-  for (let m = re.exec(html); m; m = re.exec(html)) {
-    if (m[4] !== undefined) {
-      out += escapeMarkdown(unescapeEntities(m[4]));
-      continue;
-    }
-    const closing = m[1] === '/';
-    const tag = m[2].toLowerCase();
-    if (tag === 'b' || tag === 'strong') out += '**';
-    else if (tag === 'i' || tag === 'em') out += '*';
-    else if (tag === 'u') out += '__';
-    else if (tag === 's') out += '~~';
-    else if (tag === 'code') out += '`';
-    else if (tag === 'a') {
-      if (!closing) {
-        const href = /href="([^"]*)"/i.exec(m[3])?.[1];
-        links.push(href ? unescapeEntities(href) : '');
-        out += href ? '[' : '';
-      } else {
-        const href = links.pop();
-        if (href) out += `](${href})`;
-      }
-    }
-  }
-  return out;
-}
 
 /** Content fits Discord's 2000 characters (a long list is cut with an ellipsis). */
 export function fitContent(md: string): string {

@@ -11,7 +11,6 @@
  * Deliveries after the 15 minutes are ordinary channel messages replying to the status message.
  * The records live in Redis, so a restarted bot keeps editing the same messages.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DiscordAPIError, Routes, type REST, type RawFile } from 'discord.js';
 import type { Redis } from 'ioredis';
@@ -21,8 +20,11 @@ import { UploadTooLargeError, type ChatUi, type PhotoMessage, type UiMessage, ty
 import { botTexts } from '../texts.js';
 import type { Locale } from '../../i18n/messages.js';
 import { EditThrottle } from '../edit-throttle.js';
+import { fileAttachment, upload } from './attachments.js';
 import { MessageRecords } from './message-records.js';
-import { fitContent, htmlToMarkdown, selectPlaceholder, statsEmbed, toComponents } from './message-shapes.js';
+import { fitContent, selectPlaceholder, statsEmbed, toComponents } from './message-shapes.js';
+import { toMarkdown } from './markup.js';
+import type { Rich } from '../rich.js';
 
 const EPHEMERAL = 1 << 6;
 /** Mentions in file names or user text never ping anyone. */
@@ -44,7 +46,7 @@ interface Pending {
   /** The deferred (ephemeral) reply has been given a text: follow-ups are now messages of their own. */
   resolved: boolean;
   /** A picture held back to go with the next message (the gallery above a menu). */
-  photo?: { file: string; caption: string };
+  photo?: { file: string; caption: Rich };
 }
 
 /** Errors that mean "this interaction token can no longer be used". */
@@ -59,7 +61,7 @@ export function isTooLarge(err: unknown): boolean {
   return err instanceof DiscordAPIError && (err.status === 413 || err.code === 40005);
 }
 
-const signature = (msg: UiMessage) => JSON.stringify([msg.html, msg.buttons ?? null, msg.link ?? null, msg.stats ? 1 : 0]);
+const signature = (msg: UiMessage) => JSON.stringify([msg.text, msg.buttons ?? null, msg.link ?? null, msg.stats ? 1 : 0]);
 
 export class DiscordUi implements ChatUi {
   private readonly pending = new Map<string, Pending>();
@@ -98,20 +100,20 @@ export class DiscordUi implements ChatUi {
   }
 
   /** Replaces the deferred ("thinking") reply with a note only the requester sees. */
-  async note(handle: string, html: string): Promise<void> {
+  async note(handle: string, text: Rich): Promise<void> {
     const p = this.pending.get(handle);
     if (!p) return;
     await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), {
-      body: { content: fitContent(htmlToMarkdown(html)), allowed_mentions: NO_MENTIONS },
+      body: { content: fitContent(toMarkdown(text)), allowed_mentions: NO_MENTIONS },
       auth: false,
     });
     p.resolved = true;
   }
 
   /** An ephemeral follow-up to any interaction (the answer to a press, a refusal). */
-  async ephemeral(ref: Pick<InteractionRef, 'applicationId' | 'token'>, html: string): Promise<void> {
+  async ephemeral(ref: Pick<InteractionRef, 'applicationId' | 'token'>, text: Rich): Promise<void> {
     await this.rest.post(Routes.webhook(ref.applicationId, ref.token), {
-      body: { content: fitContent(htmlToMarkdown(html)), flags: EPHEMERAL, allowed_mentions: NO_MENTIONS },
+      body: { content: fitContent(toMarkdown(text)), flags: EPHEMERAL, allowed_mentions: NO_MENTIONS },
       auth: false,
     });
   }
@@ -134,7 +136,7 @@ export class DiscordUi implements ChatUi {
 
   private body(msg: UiMessage): Record<string, unknown> {
     return {
-      content: fitContent(htmlToMarkdown(msg.html)),
+      content: fitContent(toMarkdown(msg.text)),
       components: toComponents(msg.buttons, { placeholder: selectPlaceholder(msg.locale), ...(msg.link ? { link: msg.link } : {}) }),
       embeds: msg.stats ? [statsEmbed(msg.stats)] : [],
       allowed_mentions: NO_MENTIONS,
@@ -160,10 +162,9 @@ export class DiscordUi implements ChatUi {
     }
     if (p && this.live(p.ref)) {
       if (!p.resolved) await this.note(opts.replyTo!, '⏳');
-      const files: RawFile[] = [];
+      let files: RawFile[] = [];
       if (p.photo) {
-        files.push({ name: 'backgrounds.jpg', data: await readFile(p.photo.file), contentType: 'image/jpeg' });
-        body.attachments = [{ id: 0, filename: 'backgrounds.jpg' }];
+        ({ files, attachments: body.attachments } = await upload(fileAttachment(p.photo.file, galleryName(p.photo.file))));
         p.photo = undefined;
       }
       const res = await this.rest.post(Routes.webhook(p.ref.applicationId, p.ref.token), { body, files, query: new URLSearchParams({ wait: 'true' }), auth: false });
@@ -243,11 +244,11 @@ export class DiscordUi implements ChatUi {
       content: '',
       components: toComponents(v.buttons, { placeholder: selectPlaceholder(v.locale), ...(v.link ? { link: { text: botTexts(v.locale).downloadOriginal, url: v.link } } : {}) }),
       embeds: v.stats ? [statsEmbed(v.stats)] : [],
-      attachments: [{ id: 0, filename: v.fileName }],
       allowed_mentions: NO_MENTIONS,
     };
-    if (!v.stats) body.content = fitContent(htmlToMarkdown(v.caption));
-    const files: RawFile[] = [{ name: v.fileName, data: await readFile(v.file), contentType: 'video/mp4' }];
+    if (!v.stats) body.content = fitContent(toMarkdown(v.caption));
+    const { files, attachments } = await upload(fileAttachment(v.file, v.fileName));
+    body.attachments = attachments;
     try {
       await this.post(chatId, body, files, v.replyTo);
     } catch (err) {
@@ -263,9 +264,8 @@ export class DiscordUi implements ChatUi {
       p.photo = { file: photo.file, caption: photo.caption };
       return;
     }
-    const name = path.extname(photo.file).toLowerCase() === '.png' ? 'backgrounds.png' : 'backgrounds.jpg';
-    const body = { content: fitContent(htmlToMarkdown(photo.caption)), attachments: [{ id: 0, filename: name }], allowed_mentions: NO_MENTIONS };
-    const files: RawFile[] = [{ name, data: await readFile(photo.file) }];
+    const { files, attachments } = await upload(fileAttachment(photo.file, galleryName(photo.file)));
+    const body = { content: fitContent(toMarkdown(photo.caption)), attachments, allowed_mentions: NO_MENTIONS };
     if (p) {
       // The answer to a command (/bg list): it replaces the deferred reply.
       await this.rest.patch(Routes.webhookMessage(p.ref.applicationId, p.ref.token, '@original'), { body, files, auth: false });
@@ -280,6 +280,9 @@ export class DiscordUi implements ChatUi {
     this.pending.clear();
   }
 }
+
+/** The gallery picture's name on Discord (its extension gives the content type). */
+const galleryName = (file: string) => (path.extname(file).toLowerCase() === '.png' ? 'backgrounds.png' : 'backgrounds.jpg');
 
 function messageId(res: unknown): string {
   const parsed = z.object({ id: z.string() }).passthrough().safeParse(res);

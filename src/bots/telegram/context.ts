@@ -8,6 +8,7 @@ import type { Locale } from '../../i18n/messages.js';
 import type { Requester } from '../../queue/jobs.js';
 import type { Service } from '../../service/context.js';
 import type { BotFlow } from '../flow.js';
+import type { Rich } from '../rich.js';
 import type { TelegramUi } from './ui.js';
 import type { FoundMedia } from './parse.js';
 
@@ -36,7 +37,7 @@ export async function requesterOf(d: TelegramDeps, ctx: Context): Promise<Reques
 }
 
 /** A message to the update's chat, optionally as a reply, in the user's language (its text already is). */
-export const reply = async (d: TelegramDeps, ctx: Context, html: string, replyTo?: number) =>
-  d.ui.send(String(ctx.chat!.id), { html, locale: await localeOf(d, ctx) }, replyTo !== undefined ? { replyTo: String(replyTo) } : {});
+export const reply = async (d: TelegramDeps, ctx: Context, text: Rich, replyTo?: number) =>
+  d.ui.send(String(ctx.chat!.id), { text, locale: await localeOf(d, ctx) }, replyTo !== undefined ? { replyTo: String(replyTo) } : {});
 
 export const isOwner = (d: TelegramDeps, ctx: Context) => d.tg.admins.includes(String(ctx.from?.id ?? ''));

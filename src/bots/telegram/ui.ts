@@ -5,9 +5,10 @@
 import { GrammyError, InputFile, type Api } from 'grammy';
 import type { InlineKeyboardMarkup } from 'grammy/types';
 import type { Logger } from 'pino';
-import { UploadTooLargeError, type ChatUi, type UiMessage, type VideoMessage } from '../chat-ui.js';
+import { UploadTooLargeError, type ChatUi, type PhotoMessage, type UiMessage, type VideoMessage } from '../chat-ui.js';
 import type { Button } from '../menu.js';
 import { EditThrottle } from '../edit-throttle.js';
+import { toHtml } from './markup.js';
 
 
 export function keyboard(rows: Button[][] | undefined): InlineKeyboardMarkup | undefined {
@@ -19,7 +20,7 @@ const isNotModified = (err: unknown) => err instanceof GrammyError && /message i
 const isTooLarge = (err: unknown) =>
   err instanceof GrammyError && (err.error_code === 413 || /too large|too big|entity too large/i.test(err.description));
 
-const signature = (msg: UiMessage) => `${msg.html}\u0000${JSON.stringify(msg.buttons ?? null)}`;
+const signature = (msg: UiMessage) => `${toHtml(msg.text)}\u0000${JSON.stringify(msg.buttons ?? null)}`;
 
 export class TelegramUi implements ChatUi {
   private readonly edits: EditThrottle;
@@ -34,7 +35,7 @@ export class TelegramUi implements ChatUi {
   }
 
   async send(chatId: string, msg: UiMessage, opts: { replyTo?: string } = {}): Promise<string> {
-    const sent = await this.api.sendMessage(chatId, msg.html, {
+    const sent = await this.api.sendMessage(chatId, toHtml(msg.text), {
       parse_mode: 'HTML',
       link_preview_options: { is_disabled: true },
       ...(msg.buttons && msg.buttons.length > 0 ? { reply_markup: keyboard(msg.buttons) } : {}),
@@ -52,7 +53,7 @@ export class TelegramUi implements ChatUi {
 
   private async editNow(chatId: string, messageId: string, msg: UiMessage): Promise<void> {
     try {
-      await this.api.editMessageText(chatId, Number(messageId), msg.html, {
+      await this.api.editMessageText(chatId, Number(messageId), toHtml(msg.text), {
         parse_mode: 'HTML',
         link_preview_options: { is_disabled: true },
         reply_markup: keyboard(msg.buttons ?? []),
@@ -67,7 +68,7 @@ export class TelegramUi implements ChatUi {
   async sendVideo(chatId: string, v: VideoMessage): Promise<void> {
     try {
       await this.api.sendVideo(chatId, new InputFile(v.file, v.fileName), {
-        caption: v.caption,
+        caption: toHtml(v.caption),
         parse_mode: 'HTML',
         supports_streaming: true,
         width: v.width,
@@ -83,9 +84,9 @@ export class TelegramUi implements ChatUi {
     }
   }
 
-  async sendPhoto(chatId: string, p: { file: string; caption: string; replyTo?: string }): Promise<void> {
+  async sendPhoto(chatId: string, p: PhotoMessage): Promise<void> {
     await this.api.sendPhoto(chatId, new InputFile(p.file, 'backgrounds.jpg'), {
-      caption: p.caption,
+      caption: toHtml(p.caption),
       parse_mode: 'HTML',
       ...(p.replyTo ? { reply_parameters: { message_id: Number(p.replyTo), allow_sending_without_reply: true } } : {}),
     });
