@@ -30,12 +30,15 @@ import { execa } from 'execa';
 
 export type Behaviour = 'ok' | 'hang' | 'bad-image' | 'fail';
 
-/** A real PNG, width x height, drawn by ffmpeg from a seed. */
+/**
+ * A real PNG whose colours follow the prompt. A grid over the gradient gives it edges: some seeds'
+ * gradients are nearly flat at small sizes, and a pan over a flat picture cannot be seen (the loop test).
+ */
 export async function renderPng(width: number, height: number, seedText: string): Promise<Buffer> {
   const seed = createHash('sha256').update(seedText).digest().readUInt32BE(0) % 100000;
   const { stdout } = await execa(
     'ffmpeg',
-    ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', `gradients=s=${width}x${height}:n=3:seed=${seed},format=rgb24`, '-frames:v', '1', '-c:v', 'png', '-f', 'image2pipe', 'pipe:1'],
+    ['-v', 'error', '-nostdin', '-f', 'lavfi', '-i', `gradients=s=${width}x${height}:n=3:seed=${seed},drawgrid=w=iw/4:h=ih/4:t=2:c=white@0.7,format=rgb24`, '-frames:v', '1', '-c:v', 'png', '-f', 'image2pipe', 'pipe:1'],
     { encoding: 'buffer' },
   );
   return Buffer.from(stdout);
