@@ -141,3 +141,19 @@ describe('the runtime build', () => {
     expect(bench).toContain(path.join('src', 'bench', 'gpu-check.ts'));
   }, 120_000);
 });
+
+describe('one of each', () => {
+  const grepSrc = (re: RegExp) =>
+    (readdirSync(src, { recursive: true }) as string[])
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => re.test(readFileSync(path.join(src, f), 'utf8')))
+      .sort();
+
+  it('protobuf writer: only machine/provision/onnx-proto.ts encodes varints (doctor writes its tiny model with it)', () => {
+    expect(grepSrc(/function varint\(/)).toEqual([path.join('machine', 'provision', 'onnx-proto.ts')]);
+  });
+
+  it('no program in a string: nothing runs `node -e` (doctor runs machine/ort-probe-child.ts compiled)', () => {
+    expect(grepSrc(/\[\s*'-e'\s*,/)).toEqual([]);
+  });
+});

@@ -4,7 +4,9 @@
  * because "installed" and "works here" differ most on GPU machines.
  */
 import { createRequire } from 'node:module';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { z } from 'zod';
 import type { Config } from '../config/schema.js';
@@ -28,6 +30,7 @@ import { locateRealesrganOnnx, realesrganOnnxDir } from './onnx-upscale-models.j
 import { RVM_VARIANTS, rvmFileName } from './rvm-variants.js';
 import { rvmReleaseFile } from './provision/rvm.js';
 import { gpuChecks, gpuFacts } from './doctor-gpu.js';
+import { ProtoWriter } from './provision/onnx-proto.js';
 import { FFMPEG, FFPROBE } from '../ffmpeg-names.js';
 
 export interface Check {
@@ -158,62 +161,36 @@ export async function vulkanCheck({ config, env, required: usesVulkan }: EngineD
 
 // ---- onnxruntime, probed in child processes: a provider whose native library aborts must not take doctor down with it.
 
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n > 0x7f) {
-    out.push((n & 0x7f) | 0x80);
-    n = Math.floor(n / 128);
-  }
-  out.push(n);
-  return out;
-}
-const pbInt = (field: number, v: number) => Buffer.from([...varint(field << 3), ...varint(v)]);
-const pbBytes = (field: number, payload: Buffer | string) => {
-  const b = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  return Buffer.concat([Buffer.from([...varint((field << 3) | 2), ...varint(b.length)]), b]);
-};
-
-/** An ONNX model computing y = Relu(x + x) on a float[1,4], written as protobuf by hand (no model file needed). */
+/** An ONNX model computing y = Relu(x + x) on a float[1,4], written with the project's protobuf writer (no model file needed). */
 export function tinyOnnxModel(): Buffer {
-  const dim = (v: number) => pbBytes(1, pbInt(1, v));
+  const FLOAT = 1;
   // ValueInfo { name, type: TypeProto { tensor_type { elem_type: FLOAT, shape [1, 4] } } }
-  const valueInfo = (name: string) =>
-    Buffer.concat([pbBytes(1, name), pbBytes(2, pbBytes(1, Buffer.concat([pbInt(1, 1), pbBytes(2, Buffer.concat([dim(1), dim(4)]))])))]);
-  const node = (inputs: string[], output: string, op: string) =>
-    Buffer.concat([...inputs.map((i) => pbBytes(1, i)), pbBytes(2, output), pbBytes(3, `${op}_0`), pbBytes(4, op)]);
-  const graph = Buffer.concat([
-    pbBytes(1, node(['x', 'x'], 's', 'Add')),
-    pbBytes(1, node(['s'], 'y', 'Relu')),
-    pbBytes(2, 'doctor'),
-    pbBytes(11, valueInfo('x')),
-    pbBytes(12, valueInfo('y')),
-  ]);
-  return Buffer.concat([pbInt(1, 8), pbBytes(2, 'dancelift-doctor'), pbBytes(7, graph), pbBytes(8, pbInt(2, 13))]);
+  const valueInfo = (name: string) => {
+    const shape = new ProtoWriter();
+    for (const v of [1, 4]) shape.message(1, new ProtoWriter().int(1, v));
+    const tensorType = new ProtoWriter().int(1, FLOAT).message(2, shape);
+    return new ProtoWriter().string(1, name).message(2, new ProtoWriter().message(1, tensorType));
+  };
+  const node = (inputs: string[], output: string, op: string) => {
+    const w = new ProtoWriter();
+    for (const i of inputs) w.string(1, i);
+    return w.string(2, output).string(3, `${op}_0`).string(4, op);
+  };
+  const graph = new ProtoWriter()
+    .message(1, node(['x', 'x'], 's', 'Add'))
+    .message(1, node(['s'], 'y', 'Relu'))
+    .string(2, 'doctor')
+    .message(11, valueInfo('x'))
+    .message(12, valueInfo('y'));
+  const model = new ProtoWriter().int(1, 8).string(2, 'dancelift-doctor').message(7, graph).message(8, new ProtoWriter().int(2, 13));
+  return Buffer.from(model.finish());
 }
 
-// CommonJS so that `require` can take the resolved package path; argv[1] is a JSON job.
-const PROBE_SRC = `
-const job = JSON.parse(process.argv[1]);
-const say = (o) => process.stdout.write('\\n@@probe@@' + JSON.stringify(o) + '\\n');
-(async () => {
-  let ort;
-  try { ort = require(job.ort); } catch (e) { return say({ ok: false, error: 'cannot load onnxruntime-node: ' + (e && e.message || e) }); }
-  const t0 = Date.now();
-  try {
-    if (job.provider) {
-      const s = await ort.InferenceSession.create(Buffer.from(job.tiny, 'base64'), { executionProviders: [job.provider], logSeverityLevel: 4 });
-      const r = await s.run({ x: new ort.Tensor('float32', Float32Array.from([1, -2, 3, -4]), [1, 4]) });
-      const y = Array.from(r.y.data);
-      await s.release();
-      if (y.join() !== '2,0,6,0') return say({ ok: false, error: 'wrong result ' + y.join(), ms: Date.now() - t0 });
-      return say({ ok: true, ms: Date.now() - t0 });
-    }
-    const s = await ort.InferenceSession.create(job.model, { executionProviders: ['cpu'], logSeverityLevel: 4 });
-    say({ ok: true, ms: Date.now() - t0, inputs: s.inputNames, outputs: s.outputNames });
-    await s.release();
-  } catch (e) { say({ ok: false, error: String(e && e.message || e), ms: Date.now() - t0 }); }
-})();
-`;
+/** The compiled child beside this file; from the TypeScript sources (tests), the built copy in dist/. */
+function probeChildScript(): string {
+  const sibling = path.join(path.dirname(fileURLToPath(import.meta.url)), 'ort-probe-child.js');
+  return existsSync(sibling) ? sibling : path.join(packageRoot, 'dist', 'machine', 'ort-probe-child.js');
+}
 
 const probeResult = z.object({
   ok: z.boolean(),
@@ -233,7 +210,7 @@ function ortEntry(): string | null {
 }
 
 async function runProbe(job: { ort: string; provider?: string; tiny?: string; model?: string }, env: NodeJS.ProcessEnv): Promise<ProbeResult> {
-  const r = await execa(process.execPath, ['-e', PROBE_SRC, JSON.stringify(job)], { env, reject: false, timeout: 90_000 });
+  const r = await execa(process.execPath, [probeChildScript(), JSON.stringify(job)], { env, reject: false, timeout: 90_000 });
   const line = r.stdout.split('\n').find((l) => l.startsWith('@@probe@@'));
   if (!line) {
     const how = r.timedOut ? 'timed out' : r.signal ? `crashed (${r.signal})` : `exited ${r.exitCode}`;
