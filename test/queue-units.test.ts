@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { summarizeProgress } from '../src/queue/progress.js';
 import { afterOutOfMemory } from '../src/queue/retry.js';
 import { parseCommand } from '../src/cli/args.js';
@@ -95,6 +95,9 @@ describe('createOutageLog', async () => {
     return { lines, log: { error: at('error'), warn: at('warn'), info: at('info') } as never };
   };
 
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
   it('logs one line per outage however many parts retry, and one when it is back', () => {
     const { lines, log } = sink();
     let t = 1000;
@@ -110,6 +113,7 @@ describe('createOutageLog', async () => {
     t = 13_500;
     outage.ready();
     outage.ready();
+    vi.advanceTimersByTime(1000);
     expect(lines.map((l) => [l.level, l.obj.component ?? null, l.msg])).toEqual([
       ['error', 'worker', 'Redis unreachable: jobs wait until it is back (retrying)'],
       ['info', null, 'Redis reconnected after 12.5 s'],
@@ -117,6 +121,25 @@ describe('createOutageLog', async () => {
     // A second outage is a second line.
     queue.emit('error', new Error('read ECONNRESET'));
     expect(lines).toHaveLength(3);
+  });
+
+  it('a connection ready just as Redis died (an error follows within the settling time) does not end the outage', () => {
+    const { lines, log } = sink();
+    const outage = createOutageLog(log);
+    const worker = outage.watch('worker', new EventEmitter());
+    worker.emit('error', new Error('read ECONNRESET'));
+    outage.ready();
+    vi.advanceTimersByTime(200);
+    worker.emit('error', new Error('connect ECONNREFUSED 127.0.0.1:6390'));
+    vi.advanceTimersByTime(5000);
+    expect(outage.down).toBe(true);
+    expect(lines.map((l) => l.msg)).toEqual(['Redis unreachable: jobs wait until it is back (retrying)']);
+    // Back for good: one line, after the settling time.
+    outage.ready();
+    expect(lines).toHaveLength(1);
+    vi.advanceTimersByTime(1000);
+    expect(outage.down).toBe(false);
+    expect(lines.map((l) => l.msg)[1]).toMatch(/^Redis reconnected after/);
   });
 
   it('logs errors that are not about the connection each time', () => {

@@ -26,8 +26,12 @@ export interface OutageLog {
  * first connection that is ready again logs that Redis is back and how long it was gone. Errors that
  * are not about the connection (a script failed, a lock was lost) are logged each time.
  */
-export function createOutageLog(log: Pick<Logger, 'error' | 'warn' | 'info'>, now: () => number = Date.now): OutageLog {
+export function createOutageLog(log: Pick<Logger, 'error' | 'warn' | 'info'>, now: () => number = Date.now, settleMs = 1000): OutageLog {
   let since: number | null = null;
+  // A 'ready' ends the outage only if no connection error follows within settleMs: a connection
+  // whose handshake finished just as Redis died reports ready after the first errors (seen under
+  // load), and that is not Redis coming back.
+  let settling: NodeJS.Timeout | null = null;
   const self: OutageLog = {
     error(component, err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -35,15 +39,24 @@ export function createOutageLog(log: Pick<Logger, 'error' | 'warn' | 'info'>, no
         log.warn({ component, err: message }, `${component}: ${message}`);
         return;
       }
+      if (settling) {
+        clearTimeout(settling);
+        settling = null;
+      }
       if (since !== null) return;
       since = now();
       log.error({ component, err: message, redisDown: true }, 'Redis unreachable: jobs wait until it is back (retrying)');
     },
     ready() {
-      if (since === null) return;
-      const downS = Math.round((now() - since) / 100) / 10;
-      since = null;
-      log.info({ downS, redisDown: false }, `Redis reconnected after ${downS} s`);
+      if (since === null || settling) return;
+      const start = since;
+      const downS = Math.round((now() - start) / 100) / 10;
+      settling = setTimeout(() => {
+        settling = null;
+        since = null;
+        log.info({ downS, redisDown: false }, `Redis reconnected after ${downS} s`);
+      }, settleMs);
+      settling.unref();
     },
     watch(component, emitter) {
       emitter.on('error', (err: unknown) => self.error(component, err));
